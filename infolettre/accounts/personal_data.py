@@ -1,0 +1,82 @@
+from infolettre.privacy.declaration import (
+    ADMINISTRATOR,
+    BILLING_STAFF,
+    CLIENT,
+    CONTACT,
+    CREDENTIALS,
+    DEMOGRAPHIC,
+    MARKETING,
+    PRIVACY_OFFICER,
+    SUPPORT,
+    TECHNICAL,
+    PersonalDataModel,
+    PersonalField,
+    for_days,
+    while_account_open,
+)
+
+ACCOUNT = while_account_open()
+EVERY_ROLE = frozenset({SUPPORT, BILLING_STAFF, PRIVACY_OFFICER, ADMINISTRATOR})
+SUPPORT_ROLES = frozenset({SUPPORT, PRIVACY_OFFICER, ADMINISTRATOR})
+PROFILE_ROLES = frozenset({PRIVACY_OFFICER})
+
+
+def contact(name, confidential=False, purposes=("account",)):
+    return PersonalField(name, CONTACT, purposes, ACCOUNT, confidential, EVERY_ROLE)
+
+
+DECLARATION = [
+    PersonalDataModel(
+        "accounts.User",
+        subject=CLIENT,
+        subject_email_path="email",
+        fields=(
+            contact("email", purposes=("account", "authentication", "service_notices")),
+            contact("name"),
+            contact("title"),
+            PersonalField("gender", DEMOGRAPHIC, ("client_profile",), ACCOUNT, False, PROFILE_ROLES),
+            PersonalField("heard_about", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES),
+            PersonalField("language", TECHNICAL, ("account",), ACCOUNT, False, EVERY_ROLE),
+            PersonalField("password", CREDENTIALS, ("authentication",), ACCOUNT, True, frozenset()),
+            PersonalField("last_login", TECHNICAL, ("security",), ACCOUNT, False, SUPPORT_ROLES),
+            PersonalField("date_joined", TECHNICAL, ("account",), ACCOUNT, False, EVERY_ROLE),
+            PersonalField("email_confirmed_at", TECHNICAL, ("account",), ACCOUNT, False, SUPPORT_ROLES),
+        ),
+        other_fields=("id", "tenant", "role", "is_active", "is_staff"),
+    ),
+    PersonalDataModel(
+        "accounts.Organisation",
+        subject=CLIENT,
+        subject_email_path="users__email",
+        fields=(
+            contact("name"),
+            contact("address"),
+            contact("phone", confidential=True),
+            contact("fax", confidential=True),
+            contact("website"),
+            PersonalField("company_size", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES),
+            PersonalField("industry", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES),
+        ),
+        other_fields=("id", "created_at", "closed_at"),
+    ),
+    PersonalDataModel(
+        "accounts.ApiToken",
+        subject=CLIENT,
+        subject_email_path="user__email",
+        fields=(
+            PersonalField("name", CREDENTIALS, ("authentication",), ACCOUNT, False, SUPPORT_ROLES),
+            PersonalField("digest", CREDENTIALS, ("authentication",), ACCOUNT, True, frozenset()),
+            PersonalField("last_used_at", TECHNICAL, ("security",), ACCOUNT, False, SUPPORT_ROLES),
+        ),
+        other_fields=("id", "tenant", "user", "prefix", "created_at", "revoked_at"),
+    ),
+    PersonalDataModel(
+        "accounts.Invitation",
+        subject=CLIENT,
+        subject_email_path="email",
+        fields=(
+            PersonalField("email", CONTACT, ("account",), for_days(30, "collected"), False, SUPPORT_ROLES),
+        ),
+        other_fields=("id", "tenant", "role", "invited_by", "created_at", "accepted_at"),
+    ),
+]

@@ -1,0 +1,38 @@
+"""Reads scoped to the active organisation: another tenant's id is simply not found."""
+
+from infolettre.errors import NotFound
+
+from .models import ApiToken, Invitation, User
+
+
+def access_member_for_tenant(member_id):
+    member = User.members.filter(pk=member_id).first()
+    if member is None:
+        raise NotFound()
+    return member
+
+
+def access_api_token_for_user(user, token_id):
+    token = ApiToken.objects.filter(pk=token_id, user=user).first()
+    if token is None:
+        raise NotFound()
+    return token
+
+
+def access_invitation_for_tenant(invitation_id):
+    invitation = Invitation.objects.filter(pk=invitation_id, accepted_at__isnull=True).first()
+    if invitation is None:
+        raise NotFound()
+    return invitation
+
+
+def members_of_tenant():
+    return User.members.filter(is_active=True).order_by("name", "id")
+
+
+def pending_invitations():
+    return Invitation.objects.filter(accepted_at__isnull=True)
+
+
+def api_tokens_of(user):
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True)

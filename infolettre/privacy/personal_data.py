@@ -1,0 +1,58 @@
+from infolettre.privacy.declaration import (
+    CONSENT,
+    TECHNICAL,
+    USER,
+    PersonalDataModel,
+    PersonalField,
+    for_days,
+)
+
+# Ledger rows name their person by (subject_type, subject_id), not by an address.
+BY_SUBJECT_ID = ""
+
+# Proof of consent outlives the account: the anti-spam law asks the sender to prove it (3 years).
+PROOF = for_days(3 * 365, counted_from="collected")
+
+DECLARATION = [
+    PersonalDataModel(
+        "privacy.ConsentEvent",
+        subject=USER,
+        subject_email_path=BY_SUBJECT_ID,
+        fields=(
+            PersonalField("purpose", CONSENT, ("privacy_compliance",), PROOF),
+            PersonalField("given", CONSENT, ("privacy_compliance",), PROOF),
+            PersonalField("wording", CONSENT, ("privacy_compliance",), PROOF),
+            PersonalField("source", CONSENT, ("privacy_compliance",), PROOF),
+            PersonalField("occurred_at", CONSENT, ("privacy_compliance",), PROOF),
+        ),
+        other_fields=("id", "subject_type", "subject_id", "tenant_id", "policy_version"),
+    ),
+    PersonalDataModel(
+        "privacy.PolicyAcceptance",
+        subject=USER,
+        subject_email_path=BY_SUBJECT_ID,
+        fields=(
+            PersonalField("accepted_at", CONSENT, ("privacy_compliance",), PROOF),
+            PersonalField("source", CONSENT, ("privacy_compliance",), PROOF),
+        ),
+        other_fields=("id", "subject_type", "subject_id", "policy_version"),
+    ),
+    PersonalDataModel(
+        "sessions.Session",
+        subject=USER,
+        subject_email_path=BY_SUBJECT_ID,
+        fields=(
+            PersonalField("session_data", TECHNICAL, ("authentication",), for_days(1, "session_end")),
+        ),
+        other_fields=("session_key", "expire_date"),
+    ),
+]
+
+NO_PERSONAL_DATA = {
+    "privacy.PolicyVersion": "the published text of the policy",
+    "contenttypes.ContentType": "names of tables",
+    "auth.Permission": "names of permissions",
+    "auth.Group": "names of groups",
+    "auth.Group_permissions": "links between groups and permissions",
+    "django_tasks_database.DBTaskResult": "tasks take ids, never personal values, as arguments",
+}

@@ -1,0 +1,86 @@
+"""Why the operator holds personal data: each purpose is told to people before anything is collected."""
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class Purpose:
+    code: str
+    label: str
+    description: str
+    # True when the purpose rests on the person's own recorded, separate consent (never assumed).
+    needs_consent: bool = False
+
+
+ACCOUNT = Purpose(
+    "account",
+    _("Your account"),
+    _("To contact you about the applications you use and to solve any problem with your account."),
+)
+AUTHENTICATION = Purpose(
+    "authentication",
+    _("Signing in"),
+    _("To recognise you when you sign in and keep you signed in until you close your browser."),
+)
+CLIENT_PROFILE = Purpose(
+    "client_profile",
+    _("Knowing our clients"),
+    _("Optional: only to know our clients better and improve our service, in aggregate."),
+)
+BILLING = Purpose(
+    "billing",
+    _("Billing"),
+    _("To bill you and control access to the applications; to contact you if an order cannot be approved."),
+)
+SERVICE_NOTICES = Purpose(
+    "service_notices",
+    _("Service notices"),
+    _("To send important news about the applications you use (updates, incidents); never promotion."),
+)
+NEWSLETTER = Purpose(
+    "newsletter",
+    _("Newsletter"),
+    _("To send you our periodic newsletter, if you ask for it; you can unsubscribe at any time."),
+    needs_consent=True,
+)
+SPECIAL_OFFERS = Purpose(
+    "special_offers",
+    _("Special offers"),
+    _("To tell you about our products, services and special offers, if you ask for it; "
+      "you can unsubscribe at any time."),
+    needs_consent=True,
+)
+SECURITY = Purpose(
+    "security",
+    _("Security"),
+    _("To protect accounts against abuse (for example, guessing passwords); kept briefly."),
+)
+PRIVACY_COMPLIANCE = Purpose(
+    "privacy_compliance",
+    _("Proof of consent"),
+    _("To prove which consents you gave or withdrew, and which version of the policy you accepted."),
+)
+CAMPAIGN_DELIVERY = Purpose(
+    "campaign_delivery",
+    _("Client campaigns"),
+    _("To deliver our client's campaigns to the people on their own mailing lists, for that client only."),
+)
+
+PURPOSES = {
+    p.code: p
+    for p in (
+        ACCOUNT,
+        AUTHENTICATION,
+        CLIENT_PROFILE,
+        BILLING,
+        SERVICE_NOTICES,
+        NEWSLETTER,
+        SPECIAL_OFFERS,
+        SECURITY,
+        PRIVACY_COMPLIANCE,
+        CAMPAIGN_DELIVERY,
+    )
+}
+CONSENT_PURPOSES = [p for p in PURPOSES.values() if p.needs_consent]
