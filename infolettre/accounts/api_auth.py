@@ -10,11 +10,17 @@ from ninja.security import APIKeyCookie, HttpBasicAuth, HttpBearer
 
 class BasicAuth(HttpBasicAuth):
     def __call__(self, request):
+        return self.authenticate(request, None, None)
+
+    def authenticate(self, request, username, password):
         return request.user if request.auth_method == "basic" else None
 
 
 class TokenAuth(HttpBearer):
     def __call__(self, request):
+        return self.authenticate(request, None)
+
+    def authenticate(self, request, token):
         return request.user if request.auth_method == "token" else None
 
 
