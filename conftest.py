@@ -1,0 +1,84 @@
+"""Fixtures shared by every app's tests."""
+
+import base64
+import itertools
+
+import pytest
+
+from infolettre.accounts.actions import do_register_organisation
+from infolettre.accounts.models import Role, User
+from infolettre.accounts.tenancy import tenant_scope
+
+PASSWORD = "a long enough passphrase 42"
+_sequence = itertools.count(1)
+
+
+def registration_data(**overrides):
+    n = next(_sequence)
+    data = {
+        "name": f"Person {n}",
+        "title": "Director",
+        "email": f"person{n}@example.com",
+        "company_name": f"Company {n}",
+        "address": "100 rue Saint-Paul, Montréal (Québec) H2Y 1Z1",
+        "phone": "+15145550123",
+        "website": "https://example.com",
+        "fax": "",
+        "gender": "",
+        "company_size": "",
+        "industry": "",
+        "heard_about": "",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def make_client_user(db):
+    """Register an organisation and return its confirmed owner."""
+
+    def make(confirmed=True, **overrides):
+        user = do_register_organisation(
+            registration_data(**overrides), PASSWORD, consents={}, source="test"
+        )
+        if confirmed:
+            from django.utils import timezone
+
+            user.email_confirmed_at = timezone.now()
+            user.save(update_fields=["email_confirmed_at"])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def owner(make_client_user):
+    return make_client_user()
+
+
+@pytest.fixture
+def make_member(db):
+    def make(organisation, role=Role.MEMBER, **fields):
+        n = next(_sequence)
+        return User.objects.create_user(
+            fields.pop("email", f"member{n}@example.com"),
+            PASSWORD,
+            tenant=organisation,
+            role=role,
+            name=fields.pop("name", f"Member {n}"),
+            title="Analyst",
+            **fields,
+        )
+
+    return make
+
+
+def basic_auth(user, password=PASSWORD):
+    raw = f"{user.email}:{password}".encode()
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(raw).decode()}
+
+
+@pytest.fixture
+def in_tenant():
+    """Run a block as the given organisation, as a request of one of its users would."""
+    return tenant_scope
