@@ -41,6 +41,14 @@ class TenantScopedManager(models.Manager):
             )
         return super().get_queryset().filter(tenant_id=tenant_id)
 
+    def create(self, **fields):
+        """Create a row for the tenant it names, which must be the active one when one is active."""
+        tenant_id = fields["tenant"].pk if "tenant" in fields else fields.get("tenant_id")
+        active = _active_tenant_id.get()
+        if tenant_id is None or (active is not None and tenant_id != active):
+            raise TenantNotActive(f"A {self.model.__name__} is created for the active tenant only.")
+        return self.model.unscoped.create(**fields)
+
 
 class TenantOwned(models.Model):
     """A row that belongs to one client organisation."""

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import environ
 
+from .mail import mailer_from_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -135,7 +137,7 @@ STORAGES = {
 }
 
 EMAIL_URL = env.str("EMAIL_URL", default="smtp://127.0.0.1:1025")
-vars().update(env.email_url_config(EMAIL_URL))
+MAILERS = {"default": mailer_from_url(EMAIL_URL)}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Infolettre <bonjour@infolettre.local>")
 # The local mail catcher writes what it receives here; /dev/outbox/ shows it when DEBUG.
 OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
