@@ -9,7 +9,7 @@ from infolettre.accounts.actions import do_register_organisation
 from infolettre.accounts.models import Role, User
 from infolettre.accounts.tenancy import tenant_scope
 
-PASSWORD = "a long enough passphrase 42"
+PASSWORD = "a long enough passphrase 42"  # noqa: S105
 _sequence = itertools.count(1)
 
 

@@ -49,7 +49,9 @@ def error_body(code, message, details=None):
 @api.exception_handler(InfolettreError)
 def infolettre_error(request, exc):
     status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
-    return api.create_response(request, error_body(exc.code, exc.message, exc.details), status=status)
+    return api.create_response(
+        request, error_body(exc.code, exc.message, exc.details), status=status
+    )
 
 
 @api.exception_handler(ValidationError)
@@ -69,7 +71,9 @@ def validation_error(request, exc):
 
 @api.exception_handler(AuthenticationError)
 def authentication_error(request, exc):
-    response = api.create_response(request, error_body("unauthenticated", Unauthenticated.message), status=401)
+    response = api.create_response(
+        request, error_body("unauthenticated", Unauthenticated.message), status=401
+    )
     response["WWW-Authenticate"] = 'Basic realm="Infolettre", charset="UTF-8"'
     return response
 
@@ -91,7 +95,9 @@ def not_found(request, exc):
 def server_error(request, exc):
     logger.exception("Unhandled error in %s %s", request.method, request.path)
     return api.create_response(
-        request, error_body("server_error", "An unexpected error occurred; it has been logged."), status=500
+        request,
+        error_body("server_error", "An unexpected error occurred; it has been logged."),
+        status=500,
     )
 
 

@@ -14,6 +14,10 @@ def page_not_found(request, exception=None):
 def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse(
-            {"code": "server_error", "message": _("An unexpected error occurred; it has been logged.")}, status=500
+            {
+                "code": "server_error",
+                "message": _("An unexpected error occurred; it has been logged."),
+            },
+            status=500,
         )
     return render(request, "500.html", status=500)

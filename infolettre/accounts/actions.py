@@ -11,15 +11,23 @@ from .errors import (
     AccountNotConfirmed,
     AlreadyMember,
     EmailTaken,
-    InvitationPending,
     InvalidLink,
+    InvitationPending,
     LastOwner,
     OwnerRequired,
 )
 from .models import ApiToken, Invitation, Organisation, Role, User
 from .tokens import new_api_token, read_confirmation_token, read_invitation_token
 
-ORGANISATION_FIELDS = ("company_name", "address", "phone", "fax", "website", "company_size", "industry")
+ORGANISATION_FIELDS = (
+    "company_name",
+    "address",
+    "phone",
+    "fax",
+    "website",
+    "company_size",
+    "industry",
+)
 PERSON_FIELDS = ("name", "title", "gender", "heard_about")
 
 
@@ -32,7 +40,9 @@ def _record_signup_consents(user, consents, source):
     do_record_policy_acceptance(user, source=source)
     for purpose in (NEWSLETTER, SPECIAL_OFFERS):
         if consents.get(purpose.code):
-            do_record_consent(user, purpose, given=True, wording=consent_wording(purpose), source=source)
+            do_record_consent(
+                user, purpose, given=True, wording=consent_wording(purpose), source=source
+            )
 
 
 def _send_after_commit(task, *args):
@@ -124,13 +134,17 @@ def do_request_password_reset(email):
 
 
 def do_set_consent(user, purpose, given, *, source):
-    return do_record_consent(user, purpose, given=given, wording=consent_wording(purpose), source=source)
+    return do_record_consent(
+        user, purpose, given=given, wording=consent_wording(purpose), source=source
+    )
 
 
 def do_issue_api_token(user, name):
     """Create a token and return it with the only copy of its secret."""
     raw, prefix, digest = new_api_token()
-    token = ApiToken.objects.create(tenant=user.tenant, user=user, name=name, prefix=prefix, digest=digest)
+    token = ApiToken.objects.create(
+        tenant=user.tenant, user=user, name=name, prefix=prefix, digest=digest
+    )
     return token, raw
 
 
@@ -151,7 +165,9 @@ def do_invite_member(inviter, email, role):
         raise AlreadyMember()
     try:
         with transaction.atomic():
-            invitation = Invitation.objects.create(tenant=inviter.tenant, email=email, role=role, invited_by=inviter)
+            invitation = Invitation.objects.create(
+                tenant=inviter.tenant, email=email, role=role, invited_by=inviter
+            )
     except IntegrityError:
         raise InvitationPending() from None
     _send_after_commit(send_invitation_email, invitation.pk)

@@ -40,7 +40,15 @@ from .schemas import (
 from .validation import check_email, check_password
 
 router = Router(auth=CLIENT_AUTH, tags=["accounts"])
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+ERRORS = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    422: ErrorOut,
+    429: ErrorOut,
+}
 ORGANISATION_INPUTS = [f for f in REGISTRATION_FIELDS if f.model == "accounts.Organisation"]
 
 
@@ -52,7 +60,12 @@ def _require_policy(payload):
     if not payload.accept_policy:
         raise Invalid(
             _("Accept the privacy policy to create an account."),
-            details=[{"field": "accept_policy", "message": _("Accept the privacy policy to create an account.")}],
+            details=[
+                {
+                    "field": "accept_policy",
+                    "message": _("Accept the privacy policy to create an account."),
+                }
+            ],
         )
 
 
@@ -78,14 +91,20 @@ def confirm_email(request, payload: TokenIn):
 @router.post("/auth/confirm/resend", response={202: MessageOut, **ERRORS})
 def resend_confirmation(request):
     actions.do_resend_welcome(request.user)
-    return 202, {"code": "confirmation_sent", "message": _("If your address is not confirmed yet, a new link is on its way.")}
+    return 202, {
+        "code": "confirmation_sent",
+        "message": _("If your address is not confirmed yet, a new link is on its way."),
+    }
 
 
 @router.post("/auth/password-reset", auth=None, response={202: MessageOut, **ERRORS})
 def request_password_reset(request, payload: EmailIn):
     """Email a reset link if an account has this address; the answer is the same either way."""
     actions.do_request_password_reset(payload.email)
-    return 202, {"code": "reset_sent", "message": _("If an account has this address, a reset link is on its way.")}
+    return 202, {
+        "code": "reset_sent",
+        "message": _("If an account has this address, a reset link is on its way."),
+    }
 
 
 @router.post("/auth/password-reset/confirm", auth=None, response={200: MessageOut, **ERRORS})
@@ -153,7 +172,9 @@ def organisation(request):
 def update_organisation(request, payload: OrganisationIn):
     actions.check_owner(request.user)
     data = payload.model_dump(exclude_unset=True)
-    return actions.do_update_organisation(request.tenant, check_inputs(ORGANISATION_INPUTS, data, partial=True))
+    return actions.do_update_organisation(
+        request.tenant, check_inputs(ORGANISATION_INPUTS, data, partial=True)
+    )
 
 
 @router.get("/members", response=list[UserOut])
@@ -168,7 +189,9 @@ def get_member(request, member_id: int):
 
 @router.patch("/members/{member_id}", response={200: UserOut, **ERRORS})
 def change_member_role(request, member_id: int, payload: RoleIn):
-    return actions.do_change_role(request.user, queries.access_member_for_tenant(member_id), payload.role)
+    return actions.do_change_role(
+        request.user, queries.access_member_for_tenant(member_id), payload.role
+    )
 
 
 @router.delete("/members/{member_id}", response={204: None, **ERRORS})
@@ -202,9 +225,15 @@ def accept_invitation(request, payload: InvitationAcceptIn):
     _require_policy(payload)
     data = payload.model_dump()
     cleaned = check_inputs(MEMBER_FIELDS, data)
-    password = check_password(payload.password, User(email=invitation.email, name=cleaned.get("name", "")))
+    password = check_password(
+        payload.password, User(email=invitation.email, name=cleaned.get("name", ""))
+    )
     user = actions.do_accept_invitation(
-        invitation, cleaned, password, consents=_consents(payload), source="api:/api/v1/invitations/accept"
+        invitation,
+        cleaned,
+        password,
+        consents=_consents(payload),
+        source="api:/api/v1/invitations/accept",
     )
     return 201, user
 
@@ -213,7 +242,11 @@ def accept_invitation(request, payload: InvitationAcceptIn):
 def my_consents(request):
     """Your answer for each purpose that rests on consent; never answered means no."""
     answers = current_consents(request.user)
-    return [{"purpose": code, "given": answers.get(code, False)} for code, p in PURPOSES.items() if p.needs_consent]
+    return [
+        {"purpose": code, "given": answers.get(code, False)}
+        for code, p in PURPOSES.items()
+        if p.needs_consent
+    ]
 
 
 @router.get("/me/consents/history", response=list[ConsentEventOut])

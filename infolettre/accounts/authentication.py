@@ -41,7 +41,10 @@ def authenticate_api_token(raw):
     if token is None:
         raise InvalidCredentials()
     now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > TOKEN_USE_RECORD_INTERVAL:
+    if (
+        token.last_used_at is None
+        or (now - token.last_used_at).total_seconds() > TOKEN_USE_RECORD_INTERVAL
+    ):
         ApiToken.unscoped.filter(pk=token.pk).update(last_used_at=now)
     return token.user
 
@@ -55,7 +58,9 @@ def read_authorization(request):
     scheme = scheme.lower()
     if scheme == "basic":
         try:
-            email, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            email, sep, password = (
+                base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            )
         except (binascii.Error, UnicodeDecodeError):
             raise InvalidCredentials() from None
         if not sep:

@@ -40,7 +40,9 @@ def credentials_refused(request, error):
     if request.path.startswith("/api/"):
         response = JsonResponse({"code": error.code, "message": str(error.message)}, status=status)
     else:
-        response = HttpResponse(str(error.message), status=status, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(
+            str(error.message), status=status, content_type="text/plain; charset=utf-8"
+        )
     if status == 401:
         response["WWW-Authenticate"] = f'Basic realm="{_("Infolettre")}", charset="UTF-8"'
     return response

@@ -52,7 +52,9 @@ class Organisation(models.Model):
     phone = models.CharField(_("company phone"), max_length=32)
     fax = models.CharField(_("company fax"), max_length=32, blank=True)
     website = models.URLField(_("company website"), max_length=300)
-    company_size = models.CharField(_("company size"), max_length=16, choices=CompanySize.choices, blank=True)
+    company_size = models.CharField(
+        _("company size"), max_length=16, choices=CompanySize.choices, blank=True
+    )
     industry = models.CharField(_("industry"), max_length=32, choices=Industry.choices, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -34,13 +34,19 @@ DECLARATION = [
             contact("email", purposes=("account", "authentication", "service_notices")),
             contact("name"),
             contact("title"),
-            PersonalField("gender", DEMOGRAPHIC, ("client_profile",), ACCOUNT, False, PROFILE_ROLES),
-            PersonalField("heard_about", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES),
+            PersonalField(
+                "gender", DEMOGRAPHIC, ("client_profile",), ACCOUNT, False, PROFILE_ROLES
+            ),
+            PersonalField(
+                "heard_about", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES
+            ),
             PersonalField("language", TECHNICAL, ("account",), ACCOUNT, False, EVERY_ROLE),
             PersonalField("password", CREDENTIALS, ("authentication",), ACCOUNT, True, frozenset()),
             PersonalField("last_login", TECHNICAL, ("security",), ACCOUNT, False, SUPPORT_ROLES),
             PersonalField("date_joined", TECHNICAL, ("account",), ACCOUNT, False, EVERY_ROLE),
-            PersonalField("email_confirmed_at", TECHNICAL, ("account",), ACCOUNT, False, SUPPORT_ROLES),
+            PersonalField(
+                "email_confirmed_at", TECHNICAL, ("account",), ACCOUNT, False, SUPPORT_ROLES
+            ),
         ),
         other_fields=("id", "tenant", "role", "is_active", "is_staff"),
     ),
@@ -54,8 +60,12 @@ DECLARATION = [
             contact("phone", confidential=True),
             contact("fax", confidential=True),
             contact("website"),
-            PersonalField("company_size", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES),
-            PersonalField("industry", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES),
+            PersonalField(
+                "company_size", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES
+            ),
+            PersonalField(
+                "industry", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES
+            ),
         ),
         other_fields=("id", "created_at", "closed_at"),
     ),
@@ -75,7 +85,9 @@ DECLARATION = [
         subject=CLIENT,
         subject_email_path="email",
         fields=(
-            PersonalField("email", CONTACT, ("account",), for_days(30, "collected"), False, SUPPORT_ROLES),
+            PersonalField(
+                "email", CONTACT, ("account",), for_days(30, "collected"), False, SUPPORT_ROLES
+            ),
         ),
         other_fields=("id", "tenant", "role", "invited_by", "created_at", "accepted_at"),
     ),

@@ -56,7 +56,9 @@ REGISTRATION_FIELDS = (
     Input("heard_about", USER, "heard_about", False, choices=tuple(HeardAbout.choices)),
 )
 # The person's own account (invitations) collects these of the same fields.
-MEMBER_FIELDS = tuple(f for f in REGISTRATION_FIELDS if f.name in {"name", "title", "gender", "heard_about"})
+MEMBER_FIELDS = tuple(
+    f for f in REGISTRATION_FIELDS if f.name in {"name", "title", "gender", "heard_about"}
+)
 
 
 def check_inputs(inputs, data, *, partial=False):
@@ -98,7 +100,9 @@ def check_registration(data, password):
     if cleaned.get("email") and User.objects.filter(email=cleaned["email"]).exists():
         errors.append({"field": "email", "message": str(EmailTaken.message)})
     try:
-        check_password(password or "", User(email=data.get("email") or "", name=data.get("name") or ""))
+        check_password(
+            password or "", User(email=data.get("email") or "", name=data.get("name") or "")
+        )
     except Invalid as e:
         errors.append({"field": "password", "message": str(e.message)})
     if errors:

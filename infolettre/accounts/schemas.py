@@ -19,7 +19,10 @@ def _declared_fields(inputs, *, all_optional=False):
             if spec.required and not all_optional:
                 fields[spec.name] = (str, Field(..., description=description, max_length=300))
             else:
-                fields[spec.name] = (str | None, Field(None, description=description, max_length=300))
+                fields[spec.name] = (
+                    str | None,
+                    Field(None, description=description, max_length=300),
+                )
     return fields
 
 
@@ -42,7 +45,9 @@ ProfileIn = create_model(
 OrganisationIn = create_model(
     "OrganisationIn",
     __base__=StrictSchema,
-    **_declared_fields([f for f in REGISTRATION_FIELDS if f.model == "accounts.Organisation"], all_optional=True),
+    **_declared_fields(
+        [f for f in REGISTRATION_FIELDS if f.model == "accounts.Organisation"], all_optional=True
+    ),
 )
 
 InvitationAcceptIn = create_model(

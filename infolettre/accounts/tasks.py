@@ -39,7 +39,10 @@ def send_password_reset_email(user_id):
         return
     path = reverse(
         "accounts:password_reset_confirm",
-        args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)],
+        args=[
+            urlsafe_base64_encode(force_bytes(user.pk)),
+            default_token_generator.make_token(user),
+        ],
     )
     send_email(
         kind=MessageKind.ACCOUNT,
@@ -59,7 +62,9 @@ def send_invitation_email(invitation_id):
     )
     if invitation is None:
         return
-    link = _absolute(reverse("accounts:accept_invitation", args=[make_invitation_token(invitation)]))
+    link = _absolute(
+        reverse("accounts:accept_invitation", args=[make_invitation_token(invitation)])
+    )
     send_email(
         kind=MessageKind.ACCOUNT,
         to=invitation.email,

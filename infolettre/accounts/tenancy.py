@@ -56,7 +56,7 @@ class TenantOwned(models.Model):
     tenant = models.ForeignKey("accounts.Organisation", on_delete=models.CASCADE, related_name="+")
 
     objects = TenantScopedManager()
-    unscoped = models.Manager()
+    unscoped = models.Manager()  # noqa: DJ012
 
     class Meta:
         abstract = True

@@ -27,7 +27,9 @@ def read_confirmation_token(token):
 
 
 def make_invitation_token(invitation):
-    return signing.dumps({"i": invitation.pk, "e": invitation.email}, salt=INVITATION_SALT, compress=True)
+    return signing.dumps(
+        {"i": invitation.pk, "e": invitation.email}, salt=INVITATION_SALT, compress=True
+    )
 
 
 def read_invitation_token(token):
@@ -38,7 +40,7 @@ def read_invitation_token(token):
     return data["i"], data["e"]
 
 
-API_TOKEN_PREFIX = "inf_"
+API_TOKEN_PREFIX = "inf_"  # noqa: S105 (a prefix, not a secret)
 
 
 def new_api_token():

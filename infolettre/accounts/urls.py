@@ -13,7 +13,11 @@ urlpatterns = [
     path("connexion/", views.login, name="login"),
     path("deconnexion/", views.logout, name="logout"),
     path("mot-de-passe/oublie/", views.password_reset, name="password_reset"),
-    path("mot-de-passe/nouveau/<str:uidb64>/<str:token>/", views.password_reset_confirm, name="password_reset_confirm"),
+    path(
+        "mot-de-passe/nouveau/<str:uidb64>/<str:token>/",
+        views.password_reset_confirm,
+        name="password_reset_confirm",
+    ),
     path("tableau-de-bord/", views.dashboard, name="dashboard"),
     path("compte/", views.profile, name="profile"),
     path("compte/mot-de-passe/", views.password_change, name="password_change"),
@@ -22,8 +26,14 @@ urlpatterns = [
     path("compte/jetons/<int:token_id>/revoquer/", views.revoke_api_token, name="revoke_api_token"),
     path("organisation/", views.organisation, name="organisation"),
     path("equipe/", views.team, name="team"),
-    path("equipe/membres/<int:member_id>/role/", views.change_member_role, name="change_member_role"),
+    path(
+        "equipe/membres/<int:member_id>/role/", views.change_member_role, name="change_member_role"
+    ),
     path("equipe/membres/<int:member_id>/retirer/", views.remove_member, name="remove_member"),
-    path("equipe/invitations/<int:invitation_id>/annuler/", views.cancel_invitation, name="cancel_invitation"),
+    path(
+        "equipe/invitations/<int:invitation_id>/annuler/",
+        views.cancel_invitation,
+        name="cancel_invitation",
+    ),
     path("invitation/<str:token>/", views.accept_invitation, name="accept_invitation"),
 ]

@@ -35,7 +35,9 @@ def check_website(value):
     try:
         URLValidator(schemes=["http", "https"])(value)
     except ValidationError:
-        raise Invalid(_("Enter a valid website address, for example https://example.com.")) from None
+        raise Invalid(
+            _("Enter a valid website address, for example https://example.com.")
+        ) from None
     return value
 
 

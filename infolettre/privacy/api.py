@@ -2,7 +2,6 @@ from datetime import datetime
 
 from ninja import Router, Schema
 
-
 from .declaration import declared_models
 from .purposes import PURPOSES
 from .queries import current_policy
@@ -43,7 +42,12 @@ def policy(request):
 @router.get("/purposes", response=list[PurposeOut])
 def purposes(request):
     return [
-        {"code": p.code, "label": str(p.label), "description": str(p.description), "needs_consent": p.needs_consent}
+        {
+            "code": p.code,
+            "label": str(p.label),
+            "description": str(p.description),
+            "needs_consent": p.needs_consent,
+        }
         for p in PURPOSES.values()
     ]
 

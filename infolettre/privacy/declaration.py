@@ -128,14 +128,18 @@ def personal_field(label, name):
     return declared_model(label).get(name)
 
 
-def check_declaration_complete():
+def check_declaration_complete(models=None):
     """List what breaks the declaration: undeclared models or fields, unknown purposes or fields."""
     declared, exempt = _registry()
     problems = []
-    for model in apps.get_models(include_auto_created=True):
+    for model in models if models is not None else apps.get_models(include_auto_created=True):
         label = model._meta.label
         app_name = model._meta.app_config.name
-        home = f"{app_name}.personal_data" if app_name.startswith("infolettre.") else __package__ + ".personal_data"
+        home = (
+            f"{app_name}.personal_data"
+            if app_name.startswith("infolettre.")
+            else __package__ + ".personal_data"
+        )
         if label in exempt:
             continue
         if label not in declared:
@@ -161,7 +165,9 @@ def check_declaration_complete():
                 if code not in PURPOSES
             )
             if not f.purposes:
-                problems.append(f"{label}.{f.name} has no purpose: a field without one cannot be collected.")
+                problems.append(
+                    f"{label}.{f.name} has no purpose: a field without one cannot be collected."
+                )
     for label in sorted(set(declared) & set(exempt)):
         problems.append(f"{label} is both declared and exempt.")
     return problems

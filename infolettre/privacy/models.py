@@ -60,7 +60,9 @@ class ConsentEvent(AppendOnly):
     subject_id = models.BigIntegerField()
     # The client organisation the person's consent was given to; empty for the operator itself.
     tenant_id = models.BigIntegerField(null=True, blank=True)
-    purpose = models.CharField(max_length=32, choices=[(code, p.label) for code, p in PURPOSES.items()])
+    purpose = models.CharField(
+        max_length=32, choices=[(code, p.label) for code, p in PURPOSES.items()]
+    )
     given = models.BooleanField()
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT)
     # The exact words the person was shown when they gave or withdrew consent.

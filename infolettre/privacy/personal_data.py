@@ -42,7 +42,9 @@ DECLARATION = [
         subject=USER,
         subject_email_path=BY_SUBJECT_ID,
         fields=(
-            PersonalField("session_data", TECHNICAL, ("authentication",), for_days(1, "session_end")),
+            PersonalField(
+                "session_data", TECHNICAL, ("authentication",), for_days(1, "session_end")
+            ),
         ),
         other_fields=("session_key", "expire_date"),
     ),

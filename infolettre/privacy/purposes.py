@@ -32,12 +32,16 @@ CLIENT_PROFILE = Purpose(
 BILLING = Purpose(
     "billing",
     _("Billing"),
-    _("To bill you and control access to the applications; to contact you if an order cannot be approved."),
+    _(
+        "To bill you and control access to the applications; to contact you if an order cannot be approved."
+    ),
 )
 SERVICE_NOTICES = Purpose(
     "service_notices",
     _("Service notices"),
-    _("To send important news about the applications you use (updates, incidents); never promotion."),
+    _(
+        "To send important news about the applications you use (updates, incidents); never promotion."
+    ),
 )
 NEWSLETTER = Purpose(
     "newsletter",
@@ -48,8 +52,10 @@ NEWSLETTER = Purpose(
 SPECIAL_OFFERS = Purpose(
     "special_offers",
     _("Special offers"),
-    _("To tell you about our products, services and special offers, if you ask for it; "
-      "you can unsubscribe at any time."),
+    _(
+        "To tell you about our products, services and special offers, if you ask for it; "
+        "you can unsubscribe at any time."
+    ),
     needs_consent=True,
 )
 SECURITY = Purpose(
@@ -60,12 +66,16 @@ SECURITY = Purpose(
 PRIVACY_COMPLIANCE = Purpose(
     "privacy_compliance",
     _("Proof of consent"),
-    _("To prove which consents you gave or withdrew, and which version of the policy you accepted."),
+    _(
+        "To prove which consents you gave or withdrew, and which version of the policy you accepted."
+    ),
 )
 CAMPAIGN_DELIVERY = Purpose(
     "campaign_delivery",
     _("Client campaigns"),
-    _("To deliver our client's campaigns to the people on their own mailing lists, for that client only."),
+    _(
+        "To deliver our client's campaigns to the people on their own mailing lists, for that client only."
+    ),
 )
 
 PURPOSES = {

@@ -33,4 +33,6 @@ def has_consent(subject, purpose):
 
 
 def policy_acceptances(subject):
-    return PolicyAcceptance.objects.filter(**_subject_filter(subject)).select_related("policy_version")
+    return PolicyAcceptance.objects.filter(**_subject_filter(subject)).select_related(
+        "policy_version"
+    )

@@ -14,7 +14,9 @@ BACKENDS = {
 def mailer_from_url(url):
     parts = urlsplit(url)
     if parts.scheme not in BACKENDS:
-        raise ValueError(f"EMAIL_URL scheme must be one of {', '.join(BACKENDS)}, not {parts.scheme!r}.")
+        raise ValueError(
+            f"EMAIL_URL scheme must be one of {', '.join(BACKENDS)}, not {parts.scheme!r}."
+        )
     mailer = {"BACKEND": BACKENDS[parts.scheme]}
     if parts.scheme.startswith("smtp"):
         mailer["OPTIONS"] = {

@@ -47,7 +47,12 @@ def _web_routes(resolver=None, prefix=""):
 
 def _api_routes():
     for path, operations in api.get_openapi_schema()["paths"].items():
-        params = [p["name"] for op in operations.values() for p in op.get("parameters", []) if p["in"] == "path"]
+        params = [
+            p["name"]
+            for op in operations.values()
+            for p in op.get("parameters", [])
+            if p["in"] == "path"
+        ]
         if params:
             yield path, sorted(set(params)), list(operations)
 
