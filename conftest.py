@@ -33,6 +33,14 @@ def registration_data(**overrides):
     return data
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (sign-in throttling counts live there)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_client_user(db):
     """Register an organisation and return its confirmed owner."""

@@ -2,7 +2,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Status
 
 from infolettre.errors import Invalid
 from infolettre.privacy.purposes import PURPOSES
@@ -78,7 +78,7 @@ def register(request, payload: RegistrationIn):
     user = actions.do_register_organisation(
         cleaned, payload.password, consents=_consents(payload), source="api:/api/v1/auth/register"
     )
-    return 201, user
+    return Status(201, user)
 
 
 @router.post("/auth/confirm", auth=None, response={200: MessageOut, **ERRORS})
@@ -91,20 +91,26 @@ def confirm_email(request, payload: TokenIn):
 @router.post("/auth/confirm/resend", response={202: MessageOut, **ERRORS})
 def resend_confirmation(request):
     actions.do_resend_welcome(request.user)
-    return 202, {
-        "code": "confirmation_sent",
-        "message": _("If your address is not confirmed yet, a new link is on its way."),
-    }
+    return Status(
+        202,
+        {
+            "code": "confirmation_sent",
+            "message": _("If your address is not confirmed yet, a new link is on its way."),
+        },
+    )
 
 
 @router.post("/auth/password-reset", auth=None, response={202: MessageOut, **ERRORS})
 def request_password_reset(request, payload: EmailIn):
     """Email a reset link if an account has this address; the answer is the same either way."""
     actions.do_request_password_reset(payload.email)
-    return 202, {
-        "code": "reset_sent",
-        "message": _("If an account has this address, a reset link is on its way."),
-    }
+    return Status(
+        202,
+        {
+            "code": "reset_sent",
+            "message": _("If an account has this address, a reset link is on its way."),
+        },
+    )
 
 
 @router.post("/auth/password-reset/confirm", auth=None, response={200: MessageOut, **ERRORS})
@@ -137,7 +143,7 @@ def create_api_token(request, payload: ApiTokenIn):
     """Create a personal API token; its secret is in this answer only."""
     token, raw = actions.do_issue_api_token(request.user, payload.name)
     token.token = raw
-    return 201, token
+    return Status(201, token)
 
 
 @router.get("/auth/tokens/{token_id}", response={200: ApiTokenOut, **ERRORS})
@@ -148,7 +154,7 @@ def get_api_token(request, token_id: int):
 @router.delete("/auth/tokens/{token_id}", response={204: None, **ERRORS})
 def revoke_api_token(request, token_id: int):
     actions.do_revoke_api_token(queries.access_api_token_for_user(request.user, token_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me", response=MeOut)
@@ -197,7 +203,7 @@ def change_member_role(request, member_id: int, payload: RoleIn):
 @router.delete("/members/{member_id}", response={204: None, **ERRORS})
 def remove_member(request, member_id: int):
     actions.do_remove_member(request.user, queries.access_member_for_tenant(member_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/invitations", response=list[InvitationOut])
@@ -209,13 +215,7 @@ def list_invitations(request):
 def invite_member(request, payload: InvitationIn):
     """Invite a person to join the organisation with a role (owners only, once the address is confirmed)."""
     email = check_email(payload.email)
-    return 201, actions.do_invite_member(request.user, email, payload.role)
-
-
-@router.delete("/invitations/{invitation_id}", response={204: None, **ERRORS})
-def cancel_invitation(request, invitation_id: int):
-    actions.do_cancel_invitation(request.user, queries.access_invitation_for_tenant(invitation_id))
-    return 204, None
+    return Status(201, actions.do_invite_member(request.user, email, payload.role))
 
 
 @router.post("/invitations/accept", auth=None, response={201: MeOut, **ERRORS})
@@ -235,7 +235,13 @@ def accept_invitation(request, payload: InvitationAcceptIn):
         consents=_consents(payload),
         source="api:/api/v1/invitations/accept",
     )
-    return 201, user
+    return Status(201, user)
+
+
+@router.delete("/invitations/{invitation_id}", response={204: None, **ERRORS})
+def cancel_invitation(request, invitation_id: int):
+    actions.do_cancel_invitation(request.user, queries.access_invitation_for_tenant(invitation_id))
+    return Status(204, None)
 
 
 @router.get("/me/consents", response=list[ConsentOut])

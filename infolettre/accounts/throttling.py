@@ -16,8 +16,10 @@ def _keys(email, ip):
 
 
 def check_sign_in_allowed(email, ip):
-    counts = cache.get_many(_keys(email, ip))
-    if any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values()):
+    # A network is shared by a whole office behind one address, so it gets a larger allowance.
+    limits = [settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_NETWORK_FAILURE_LIMIT]
+    counts = cache.get_many(keys := _keys(email, ip))
+    if any(counts.get(key, 0) >= limit for key, limit in zip(keys, limits, strict=False)):
         raise SignInThrottled()
 
 

@@ -117,8 +117,9 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
 # How long the link of the welcome message confirms an address.
 EMAIL_CONFIRMATION_MAX_AGE = env.int("EMAIL_CONFIRMATION_MAX_AGE", default=60 * 60 * 24 * 3)
 INVITATION_MAX_AGE = 60 * 60 * 24 * 7
-# Sign-in throttling: this many failures for one address or one network within the window lock it.
+# Sign-in throttling: this many failures for one address (or one network) within the window lock it.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_NETWORK_FAILURE_LIMIT = env.int("LOGIN_NETWORK_FAILURE_LIMIT", default=50)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
 
 # The session cookie dies with the browser, as the policy promises.
