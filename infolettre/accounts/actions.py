@@ -17,7 +17,7 @@ from .errors import (
     OwnerRequired,
 )
 from .models import ApiToken, Invitation, Organisation, Role, User
-from .tokens import new_api_token, read_confirmation_token, read_invitation_token
+from .tokens import address_digest, new_api_token, read_confirmation_token, read_invitation_token
 
 ORGANISATION_FIELDS = (
     "company_name",
@@ -76,9 +76,9 @@ def do_register_organisation(cleaned, password, *, consents, source):
 
 
 def do_confirm_email(token):
-    user_id, email = read_confirmation_token(token)
-    user = User.objects.filter(pk=user_id, email=email, is_active=True).first()
-    if user is None:
+    user_id, digest = read_confirmation_token(token)
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or address_digest(user.email) != digest:
         raise InvalidLink()
     if user.email_confirmed_at is None:
         user.email_confirmed_at = timezone.now()
@@ -180,13 +180,13 @@ def do_cancel_invitation(actor, invitation):
 
 
 def pending_invitation_from_token(token):
-    invitation_id, email = read_invitation_token(token)
+    invitation_id, digest = read_invitation_token(token)
     invitation = (
         Invitation.unscoped.select_related("tenant")
-        .filter(pk=invitation_id, email=email, accepted_at__isnull=True)
+        .filter(pk=invitation_id, accepted_at__isnull=True)
         .first()
     )
-    if invitation is None:
+    if invitation is None or address_digest(invitation.email) != digest:
         raise InvalidLink()
     return invitation
 

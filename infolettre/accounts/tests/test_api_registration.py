@@ -1,11 +1,14 @@
 """Registering an organisation through the API, confirming its address, and bad input refused."""
 
+import base64
 import json
 import re
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core import mail
-from django.utils import translation
+from django.utils import timezone, translation
 
 from conftest import PASSWORD, registration_data
 from infolettre.accounts.actions import consent_wording
@@ -173,3 +176,23 @@ def test_unknown_api_path_answers_json_404(client):
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_the_confirmation_link_expires_and_does_not_carry_the_address(
+    client, django_capture_on_commit_callbacks, settings
+):
+    """The link stops working after its lifetime, and nothing in it decodes to the address."""
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, REGISTER, registration(email="carla@example.com"))
+    token = re.search(r"/confirmer/([^/\s]+)/", mail.outbox[0].body).group(1)
+    payload = token.split(":")[0]
+    assert "carla" not in base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode(
+        errors="ignore"
+    )
+    with time_machine.travel(
+        timezone.now() + timedelta(seconds=settings.EMAIL_CONFIRMATION_MAX_AGE + 1)
+    ):
+        response = post(client, "/api/v1/auth/confirm", {"token": token})
+    assert response.json()["code"] == "invalid_link"
+    assert User.objects.get(email="carla@example.com").email_confirmed is False
