@@ -172,9 +172,11 @@ OPERATOR = {
     "privacy_email": env.str("PRIVACY_EMAIL", default="vieprivee@infolettre.local"),
 }
 
+# Personal data never goes into logs; the filter masks any address or phone number that slips in.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "infolettre.privacy.log_redaction.RedactPersonalData"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

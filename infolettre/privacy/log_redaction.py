@@ -1,0 +1,22 @@
+"""A last line of defence: addresses and phone numbers that reach a log line are masked."""
+
+import logging
+import re
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"\+?\d[\d .()-]{7,}\d")
+
+
+def redact(text):
+    return PHONE.sub("[phone]", EMAIL.sub("[email]", text))
+
+
+class RedactPersonalData(logging.Filter):
+    def filter(self, record):
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True

@@ -1,0 +1,31 @@
+"""Personal data that reaches a log line is masked before it is written."""
+
+import logging
+
+from infolettre.privacy.log_redaction import RedactPersonalData, redact
+from infolettre.settings import base
+
+
+def test_addresses_and_phone_numbers_are_masked():
+    assert (
+        redact("sent to ana.lopez+x@example.co.uk at +1 514 555-0123")
+        == "sent to [email] at [phone]"
+    )
+
+
+def test_the_filter_masks_arguments_and_exceptions():
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "user %s failed", ("ana@example.com",), None
+    )
+    try:
+        raise ValueError("bad address bo@example.com")
+    except ValueError as e:
+        record.exc_info = (type(e), e, e.__traceback__)
+    assert RedactPersonalData().filter(record) is True
+    assert record.getMessage() == "user [email] failed"
+    assert "bo@example.com" not in record.exc_text
+    assert "bad address [email]" in record.exc_text
+
+
+def test_deployed_log_handlers_use_the_filter():
+    assert base.LOGGING["handlers"]["console"]["filters"] == ["redact"]
