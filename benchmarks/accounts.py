@@ -10,7 +10,7 @@ from django.test import Client
 
 from infolettre.accounts.models import User
 
-PASSWORD = "a long enough passphrase 42"
+PASSWORD = "a long enough passphrase 42"  # noqa: S105
 
 
 def _rate(label, count, seconds, unit="requests"):
