@@ -32,7 +32,7 @@ class OutboxHandler:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         return f"{stamp}-{os.getpid()}-{n:06d}{SUFFIX}"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):
         self.directory.mkdir(parents=True, exist_ok=True)
         name = self.next_name()
         # Written under a temporary name first: the outbox never lists half a message.

@@ -62,7 +62,9 @@ def outbox_message(request, name):
         raise Http404("No such message in the outbox.")
     path = directory / name
     message = read_message(path)
-    attachments = [part.get_filename() or part.get_content_type() for part in message.iter_attachments()]
+    attachments = [
+        part.get_filename() or part.get_content_type() for part in message.iter_attachments()
+    ]
     return render(
         request,
         "messaging/outbox_message.html",

@@ -49,7 +49,9 @@ class Command(BaseCommand):
                 raise CommandError(f"Cannot listen on {host}:{port}: {e.strerror or e}") from None
             # Mail goes elsewhere: a busy port must not stop the processes started beside this one.
             catcher = None
-            logger.warning("Port %s:%s is busy and EMAIL_URL sends elsewhere: the catcher idles.", host, port)
+            logger.warning(
+                "Port %s:%s is busy and EMAIL_URL sends elsewhere: the catcher idles.", host, port
+            )
         else:
             self.stdout.write(f"Catching mail on {host}:{port} into {directory}")
             if not catches_mail:
