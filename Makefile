@@ -27,13 +27,18 @@ messages: .venv/.synced
 	@command -v msgfmt >/dev/null || apt-get install -y -qq gettext >/dev/null
 	@$(MANAGE) compilemessages -v 0 --ignore=.venv --ignore=.tools
 
+# The web app, the task worker and the local mail catcher, under honcho (Procfile); Ctrl-C stops all.
+run: export PORT ?= 8000
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+run: export PYTHONUNBUFFERED := 1
 run: install
 	@mkdir -p var
-	$(MANAGE) migrate --noinput
+	$(MANAGE) migrate --noinput -v 0
 	$(MANAGE) createcachetable
 	$(MANAGE) load_demo_data
 	$(MANAGE) collectstatic --noinput -v 0
-	$(VENV)/honcho -f Procfile start
+	@echo "Infolettre on $(SITE_URL)/ (caught mail: $(SITE_URL)/dev/outbox/)"
+	$(VENV)/honcho -f Procfile start -p $(PORT)
 
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser of its own.
 /usr/bin/chromium:
