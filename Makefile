@@ -23,9 +23,12 @@ $(UV):
 
 install: .venv/.synced messages
 
+# Compile the translation catalogs; until the first catalog exists there is nothing to compile.
 messages: .venv/.synced
-	@command -v msgfmt >/dev/null || apt-get install -y -qq gettext >/dev/null
-	@$(MANAGE) compilemessages -v 0 --ignore=.venv --ignore=.tools
+	@if find infolettre -path '*/locale/*/LC_MESSAGES/*.po' | grep -q .; then \
+		command -v msgfmt >/dev/null || apt-get install -y -qq gettext >/dev/null; \
+		$(MANAGE) compilemessages -v 0 --ignore=.venv --ignore=.tools; \
+	fi
 
 # The web app, the task worker and the local mail catcher, under honcho (Procfile); Ctrl-C stops all.
 run: export PORT ?= 8000
