@@ -7,6 +7,7 @@ which names senders and recipients, is kept quiet.
 import itertools
 import logging
 import os
+import socket
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser, BytesParser
 from email.policy import default as default_policy
@@ -57,6 +58,9 @@ class MailCatcher:
         # aiosmtpd names senders and recipients at INFO: personal data never goes into the logs.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.handler.directory.mkdir(parents=True, exist_ok=True)
+        # A taken port fails here at once, not after the controller's start-up timeout.
+        with socket.create_server((self.controller.hostname, self.controller.port)):
+            pass
         self.controller.start()
         return self
 

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import select
 import signal
 import smtplib
 import socket
@@ -46,6 +47,20 @@ def wait_for_port(port, process, timeout=20):
     raise AssertionError(f"nothing listens on port {port}")
 
 
+def wait_for_output(stream, text, timeout=20):
+    """Read `stream` until `text` appears; return what was read."""
+    read, deadline = "", time.monotonic() + timeout
+    while text not in read:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([stream], [], [], remaining)[0]:
+            raise AssertionError(f"{text!r} did not appear in {read!r}")
+        chunk = os.read(stream.fileno(), 4096)
+        if not chunk:
+            raise AssertionError(f"the stream closed before {text!r}: {read!r}")
+        read += chunk.decode()
+    return read
+
+
 def make_message(subject, to="lea@example.com", html=None):
     message = EmailMessage()
     message["Subject"] = subject
@@ -62,6 +77,17 @@ def send(port, *messages):
     with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
         for message in messages:
             smtp.send_message(message)
+
+
+def run_mailcatcher(port, **env):
+    return subprocess.Popen(  # noqa: S603 (a fixed command line)
+        [sys.executable, "manage.py", "mailcatcher", "--port", str(port)],
+        cwd=BASE_DIR,
+        env={**os.environ, "DATABASE_URL": "sqlite:///:memory:", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture
@@ -114,18 +140,8 @@ def test_catcher_logs_a_count_and_no_address_or_content(tmp_path, caplog):
 def test_mailcatcher_command_keeps_mail_and_stops_cleanly_on_a_signal(tmp_path, signum):
     """`manage.py mailcatcher` serves until SIGINT or SIGTERM, then exits with status 0."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "infolettre.settings.test",
-        "OUTBOX_DIR": str(tmp_path / "outbox"),
-    }
-    process = subprocess.Popen(  # noqa: S603 (a fixed command line)
-        [sys.executable, "manage.py", "mailcatcher", "--port", str(port)],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = run_mailcatcher(
+        port, DJANGO_SETTINGS_MODULE="infolettre.settings.test", OUTBOX_DIR=str(tmp_path / "outbox")
     )
     try:
         wait_for_port(port, process)
@@ -143,6 +159,55 @@ def test_mailcatcher_command_keeps_mail_and_stops_cleanly_on_a_signal(tmp_path, 
     assert "Subject: Par la commande" in files[0].read_text()
     assert "Stopped after 1 message(s)." in out
     assert "example.com" not in out + err
+
+
+def test_mailcatcher_idles_on_a_busy_port_when_mail_goes_elsewhere(tmp_path):
+    """With EMAIL_URL pointing elsewhere, a busy port leaves the catcher idle, not failed, so the
+    processes started beside it keep running."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = run_mailcatcher(
+            port,
+            DJANGO_SETTINGS_MODULE="infolettre.settings.dev",
+            EMAIL_URL="smtp://smtp.example.com:587",
+            OUTBOX_DIR=str(tmp_path),
+        )
+        try:
+            wait_for_output(process.stderr, "the catcher idles")
+            assert process.poll() is None
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert process.returncode == 0
+
+
+def test_mailcatcher_fails_on_a_busy_port_when_mail_comes_to_it(tmp_path):
+    """With EMAIL_URL pointing at the catcher, a busy port is an error: mail would be lost."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = run_mailcatcher(
+            port,
+            DJANGO_SETTINGS_MODULE="infolettre.settings.dev",
+            EMAIL_URL=f"smtp://127.0.0.1:{port}",
+            OUTBOX_DIR=str(tmp_path),
+        )
+        try:
+            _out, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert process.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in err
 
 
 def test_outbox_is_not_mounted_without_debug(client, outbox_dir):
