@@ -143,7 +143,11 @@ def test_the_declaration_page_lists_every_declared_field_with_its_purposes(clien
     html = client.get(DECLARATION, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     with translation.override("en"):
         for entry in declared_models():
-            table = re.search(rf'<table id="model-{slugify(entry.model)}">.*?</table>', html, re.S)
+            table = re.search(
+                rf'<table id="model-{slugify(entry.model)}" class="declaration-table">.*?</table>',
+                html,
+                re.S,
+            )
             assert table, entry.model
             rows = re.findall(r"<tr>\s*<td>(.*?)</td>", table[0], re.S)
             meta = apps.get_model(entry.model)._meta
@@ -159,7 +163,9 @@ def test_the_declaration_page_lists_every_declared_field_with_its_purposes(clien
 def test_the_declaration_page_says_which_fields_are_confidential(client):
     """The company phone is confidential, the company name is not."""
     html = client.get(DECLARATION, HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    table = re.search(r'<table id="model-accountsorganisation">.*?</table>', html, re.S)[0]
+    table = re.search(
+        r'<table id="model-accountsorganisation" class="declaration-table">.*?</table>', html, re.S
+    )[0]
     rows = dict(re.findall(r"<tr>\s*<td>(.*?)</td>.*?<td>(?:<span[^>]*>)?(yes|no)", table, re.S))
     assert rows["Company phone"] == "yes"
     assert rows["Company name"] == "no"
