@@ -835,3 +835,13 @@ def test_every_form_carries_a_csrf_token(client, owner):
         assert forms, name
         for form in forms:
             assert 'name="csrfmiddlewaretoken"' in form, name
+
+
+@pytest.mark.django_db
+def test_an_unknown_page_answers_404_in_the_sites_layout(client):
+    """A missing page keeps the header and footer, and leads back home."""
+    response = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "<h1>Page not found</h1>" in html
+    assert f'<a href="{reverse("privacy:policy")}">Privacy policy</a>' in html
