@@ -17,6 +17,7 @@ from .errors import (
     OwnerRequired,
 )
 from .models import ApiToken, Invitation, Organisation, Role, User
+from .throttling import clear_sign_in_failures
 from .tokens import address_digest, new_api_token, read_confirmation_token, read_invitation_token
 
 ORGANISATION_FIELDS = (
@@ -122,6 +123,12 @@ def do_update_organisation(organisation, cleaned):
 def do_set_password(user, password):
     user.set_password(password)
     user.save(update_fields=["password"])
+
+
+def do_reset_password(user, password):
+    """Set a new password from a reset link; it also lifts the sign-in lock on the address."""
+    do_set_password(user, password)
+    clear_sign_in_failures(user.email)
 
 
 def do_request_password_reset(email):

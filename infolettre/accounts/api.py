@@ -1,6 +1,3 @@
-from django.contrib.auth.tokens import default_token_generator
-from django.utils.encoding import force_str
-from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
 from ninja import Router, Status
 
@@ -11,7 +8,7 @@ from infolettre.schemas import ErrorOut
 
 from . import actions, queries
 from .api_auth import CLIENT_AUTH
-from .errors import InvalidCredentials, InvalidLink
+from .errors import InvalidCredentials
 from .models import User
 from .registration import MEMBER_FIELDS, REGISTRATION_FIELDS, check_inputs, check_registration
 from .schemas import (
@@ -115,13 +112,8 @@ def request_password_reset(request, payload: EmailIn):
 
 @router.post("/auth/password-reset/confirm", auth=None, response={200: MessageOut, **ERRORS})
 def confirm_password_reset(request, payload: PasswordResetConfirmIn):
-    try:
-        user = User.objects.get(pk=force_str(urlsafe_base64_decode(payload.uid)), is_active=True)
-    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
-        raise InvalidLink() from None
-    if not default_token_generator.check_token(user, payload.token):
-        raise InvalidLink()
-    actions.do_set_password(user, check_password(payload.password, user))
+    user = queries.user_from_reset_link(payload.uid, payload.token)
+    actions.do_reset_password(user, check_password(payload.password, user))
     return {"code": "password_changed", "message": _("Your password is changed.")}
 
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.utils.text import capfirst
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from infolettre.privacy.purposes import NEWSLETTER, SPECIAL_OFFERS
@@ -91,21 +90,6 @@ def declared_fields(inputs, data=None, errors=None):
 def submitted(inputs, post):
     """Return what was typed in each input; absent inputs count as empty."""
     return {spec.name: post.get(spec.name, "") for spec in inputs}
-
-
-def length_errors(inputs, data):
-    """Name each value longer than its column can hold (check_inputs does not look at lengths)."""
-    errors = []
-    for spec in inputs:
-        limit = getattr(_model_field(spec), "max_length", None)
-        if limit and len((data.get(spec.name) or "").strip()) > limit:
-            errors.append(
-                {
-                    "field": spec.name,
-                    "message": _("Use at most %(limit)d characters.") % {"limit": limit},
-                }
-            )
-    return errors
 
 
 def errors_by_field(details):

@@ -1,8 +1,24 @@
 """Reads scoped to the active organisation: another tenant's id is simply not found."""
 
+from django.contrib.auth.tokens import default_token_generator
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+
 from infolettre.errors import NotFound
 
+from .errors import InvalidLink
 from .models import ApiToken, Invitation, User
+
+
+def user_from_reset_link(uidb64, token):
+    """The active user a password-reset link names, while the link is valid."""
+    try:
+        user = User.objects.get(pk=force_str(urlsafe_base64_decode(uidb64)), is_active=True)
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
+        raise InvalidLink() from None
+    if not default_token_generator.check_token(user, token):
+        raise InvalidLink()
+    return user
 
 
 def access_member_for_tenant(member_id):

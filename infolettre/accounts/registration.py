@@ -6,6 +6,7 @@ declared purpose cannot be collected, and the purpose shown beside it is the dec
 
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +30,10 @@ class Input:
     @property
     def declared(self):
         return personal_field(self.model, self.field)
+
+    @property
+    def max_length(self):
+        return apps.get_model(self.model)._meta.get_field(self.field).max_length
 
     @property
     def purpose_text(self):
@@ -75,6 +80,10 @@ def check_inputs(inputs, data, *, partial=False):
                 errors.append({"field": spec.name, "message": str(_("This field is required."))})
             else:
                 cleaned[spec.name] = ""
+            continue
+        if spec.max_length and len(value) > spec.max_length:
+            message = _("Use at most %(limit)d characters.") % {"limit": spec.max_length}
+            errors.append({"field": spec.name, "message": str(message)})
             continue
         try:
             if spec.check:

@@ -5,14 +5,12 @@ from functools import wraps
 from django.contrib import auth, messages
 from django.contrib.auth import password_validation
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django.utils.encoding import force_str
-from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -38,13 +36,11 @@ from .forms import (
     consent_answers,
     declared_fields,
     errors_by_field,
-    length_errors,
     policy_accepted,
     submitted,
 )
 from .models import Role, User
 from .registration import MEMBER_FIELDS, REGISTRATION_FIELDS, check_inputs, check_registration
-from .throttling import clear_sign_in_failures
 from .validation import check_choice, check_email, check_password
 
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -158,12 +154,12 @@ def register(request):
         return _registration_page(request)
     data = submitted(REGISTRATION_FIELDS, request.POST)
     password = request.POST.get("password", "")
-    problems = length_errors(REGISTRATION_FIELDS, data)
+    problems = []
     cleaned = {}
     try:
         cleaned = check_registration(data, password)
     except Invalid as e:
-        problems = e.details + problems
+        problems = e.details
     if not policy_accepted(request.POST):
         problems.append({"field": "accept_policy", "message": str(POLICY_NOT_ACCEPTED)})
     if not problems:
@@ -273,20 +269,12 @@ def password_reset(request):
     )
 
 
-def _user_from_reset_link(uidb64, token):
-    # No read of the accounts queries answers "the user a reset link names"; the API does the same.
-    try:
-        user = User.objects.get(pk=force_str(urlsafe_base64_decode(uidb64)), is_active=True)
-    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
-        return None
-    return user if default_token_generator.check_token(user, token) else None
-
-
 @sensitive_post_parameters("password", "password_again")
 @never_cache
 def password_reset_confirm(request, uidb64, token):
-    user = _user_from_reset_link(uidb64, token)
-    if user is None:
+    try:
+        user = queries.user_from_reset_link(uidb64, token)
+    except InvalidLink:
         return _invalid_link(
             request,
             retry_url=reverse("accounts:password_reset"),
@@ -306,9 +294,7 @@ def password_reset_confirm(request, uidb64, token):
         if not password.error and raw != request.POST.get("password_again", ""):
             again.error = _("The two passwords differ.")
         if not (password.error or again.error):
-            actions.do_set_password(user, raw)
-            # The throttle's own advice is to reset the password: a reset lifts it for the address.
-            clear_sign_in_failures(user.email)
+            actions.do_reset_password(user, raw)
             auth.login(request, user, backend=SESSION_BACKEND)
             messages.success(request, _("Your password is changed."))
             return redirect("accounts:dashboard" if user.tenant_id else "accounts:home")
@@ -336,11 +322,11 @@ def profile(request):
     status = 200
     if request.method == "POST":
         data = submitted(MEMBER_FIELDS, request.POST)
-        problems = length_errors(MEMBER_FIELDS, data)
+        problems = []
         try:
             cleaned = check_inputs(MEMBER_FIELDS, data)
         except Invalid as e:
-            problems = e.details + problems
+            problems = e.details
         if not problems:
             actions.do_update_profile(user, cleaned)
             messages.success(request, _("Your details are saved."))
@@ -447,11 +433,11 @@ def organisation(request):
         if not request.user.is_owner:
             raise PermissionDenied
         data = submitted(ORGANISATION_INPUTS, request.POST)
-        problems = length_errors(ORGANISATION_INPUTS, data)
+        problems = []
         try:
             cleaned = check_inputs(ORGANISATION_INPUTS, data, partial=False)
         except Invalid as e:
-            problems = e.details + problems
+            problems = e.details
         if not problems:
             actions.do_update_organisation(organisation, cleaned)
             messages.success(request, _("The organisation's details are saved."))
@@ -665,12 +651,12 @@ def accept_invitation(request, token):
     if request.method == "POST":
         data = submitted(MEMBER_FIELDS, request.POST)
         password = request.POST.get("password", "")
-        problems = length_errors(MEMBER_FIELDS, data)
+        problems = []
         cleaned = {}
         try:
             cleaned = check_inputs(MEMBER_FIELDS, data)
         except Invalid as e:
-            problems = e.details + problems
+            problems = e.details
         try:
             check_password(password, User(email=invitation.email, name=data.get("name", "")))
         except Invalid as e:

@@ -13,6 +13,7 @@ from importlib import import_module
 from django.apps import apps
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from .purposes import PURPOSES
 
@@ -51,7 +52,11 @@ def while_account_open(grace_days=90):
 
 
 def for_days(days, counted_from="collected"):
-    return Retention(timedelta(days=days), counted_from, format_lazy(_("{days} days"), days=days))
+    return Retention(
+        timedelta(days=days),
+        counted_from,
+        format_lazy(ngettext_lazy("{days} day", "{days} days", days), days=days),
+    )
 
 
 # The operator's staff roles; what each may see is said field by field.

@@ -27,7 +27,7 @@ AUTHENTICATION = Purpose(
 CLIENT_PROFILE = Purpose(
     "client_profile",
     _("Knowing our clients"),
-    _("Optional: only to know our clients better and improve our service, in aggregate."),
+    _("Only to know our clients better and improve our service, in aggregate."),
 )
 BILLING = Purpose(
     "billing",

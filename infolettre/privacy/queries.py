@@ -14,6 +14,17 @@ def current_policy():
     return policy
 
 
+def published_policies():
+    return PolicyVersion.objects.filter(published_at__lte=timezone.now())
+
+
+def access_policy_version(version):
+    policy = published_policies().filter(version=version).first()
+    if policy is None:
+        raise NotFound()
+    return policy
+
+
 def _subject_filter(subject):
     return {"subject_type": ContentType.objects.get_for_model(subject), "subject_id": subject.pk}
 

@@ -3,7 +3,6 @@
 from django.apps import apps
 from django.http import Http404
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -11,8 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from infolettre.errors import NotFound
 
 from .declaration import CLIENT, THIRD_PARTY, USER, declared_models
-from .models import PolicyVersion
-from .queries import current_policy
+from .queries import access_policy_version, current_policy, published_policies
 
 SUBJECTS = {
     CLIENT: (
@@ -30,11 +28,6 @@ SUBJECTS = {
 }
 
 
-def _published_versions():
-    # privacy.queries has no read of "every published version" or "one version by its number".
-    return PolicyVersion.objects.filter(published_at__lte=timezone.now())
-
-
 def policy(request, version=None):
     try:
         in_force = current_policy()
@@ -43,9 +36,10 @@ def policy(request, version=None):
     if version is None:
         shown = in_force
     else:
-        shown = _published_versions().filter(version=version).first()
-        if shown is None:
-            raise Http404
+        try:
+            shown = access_policy_version(version)
+        except NotFound:
+            raise Http404 from None
     english = (get_language() or "fr").startswith("en")
     return render(
         request,
@@ -54,7 +48,7 @@ def policy(request, version=None):
             "policy": shown,
             "in_force": in_force,
             "summary": shown.summary_en if english else shown.summary_fr,
-            "versions": list(_published_versions()),
+            "versions": list(published_policies()),
         },
     )
 

@@ -160,3 +160,24 @@ def test_a_weak_new_password_is_refused_and_the_old_one_kept(client, owner):
     )
     assert response.status_code == 422
     assert User.objects.get(pk=owner.pk).check_password(PASSWORD)
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=2)
+def test_resetting_the_password_lifts_the_sign_in_lock(
+    client, owner, django_capture_on_commit_callbacks
+):
+    """The lock message advises a reset: after one, the new password works at once."""
+    for _ in range(2):
+        call(client, "GET", "/api/v1/me", **basic_auth(owner, "guess"))
+    assert call(client, "GET", "/api/v1/me", **basic_auth(owner)).status_code == 429
+    with django_capture_on_commit_callbacks(execute=True):
+        call(client, "POST", "/api/v1/auth/password-reset", {"email": owner.email})
+    uid, token = re.search(r"/mot-de-passe/nouveau/([^/]+)/([^/]+)/", mail.outbox[0].body).groups()
+    new = "another long passphrase 77"
+    call(
+        client,
+        "POST",
+        "/api/v1/auth/password-reset/confirm",
+        {"uid": uid, "token": token, "password": new},
+    )
+    assert call(client, "GET", "/api/v1/me", **basic_auth(owner, new)).status_code == 200

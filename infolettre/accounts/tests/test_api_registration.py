@@ -196,3 +196,12 @@ def test_the_confirmation_link_expires_and_does_not_carry_the_address(
         response = post(client, "/api/v1/auth/confirm", {"token": token})
     assert response.json()["code"] == "invalid_link"
     assert User.objects.get(email="carla@example.com").email_confirmed is False
+
+
+@pytest.mark.django_db
+def test_a_value_longer_than_its_column_is_refused_by_name(client):
+    """A name of 201 characters gets a clear message, not a database error."""
+    response = post(client, REGISTER, registration(name="x" * 201))
+    assert response.status_code == 422
+    assert [d["field"] for d in response.json()["details"]] == ["name"]
+    assert User.objects.count() == 0

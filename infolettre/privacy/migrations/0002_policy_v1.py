@@ -10,7 +10,7 @@ def publish_v1(apps, schema_editor):
     PolicyVersion.objects.get_or_create(
         version="1",
         defaults={
-            "published_at": "2026-11-01T00:00:00Z",
+            "published_at": "2026-11-01T00:00:00-04:00",
             "body_fr": (POLICY_DIR / "v1.fr.md").read_text(encoding="utf-8"),
             "body_en": (POLICY_DIR / "v1.en.md").read_text(encoding="utf-8"),
             "summary_fr": "Première version publiée.",
