@@ -4,7 +4,8 @@ import logging
 import re
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"\+?\d[\d .()-]{7,}\d")
+# Whole numbers only: a run of digits inside an identifier (a task id, a UUID) is not a phone.
+PHONE = re.compile(r"(?<![\w-])\+?\d[\d .()-]{7,}\d(?![\w-])")
 
 
 def redact(text):

@@ -57,4 +57,5 @@ NO_PERSONAL_DATA = {
     "auth.Group": "names of groups",
     "auth.Group_permissions": "links between groups and permissions",
     "django_tasks_database.DBTaskResult": "tasks take ids, never personal values, as arguments",
+    "django_rq.Dashboard": "an unmanaged placeholder of the queue dashboard; it has no table",
 }

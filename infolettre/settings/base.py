@@ -95,6 +95,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 if REDIS_URL and env.bool("TASKS_ON_REDIS", default=False):
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+    INSTALLED_APPS.append("django_rq")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
@@ -179,4 +180,6 @@ LOGGING = {
     "filters": {"redact": {"()": "infolettre.privacy.log_redaction.RedactPersonalData"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own handlers would print unfiltered lines; everything goes through ours instead.
+    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
