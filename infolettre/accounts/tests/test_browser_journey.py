@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.db import connections
 from django.utils import translation
 from playwright.sync_api import expect, sync_playwright
 
@@ -35,6 +36,8 @@ def page(settings, live_server):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="fr-CA")
         yield context.new_page()
+        # The test's own queries ran in Playwright's context, on a connection of their own.
+        connections.close_all()
         context.close()
         browser.close()
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
