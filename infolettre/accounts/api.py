@@ -9,8 +9,13 @@ from infolettre.schemas import ErrorOut
 from . import actions, queries
 from .api_auth import CLIENT_AUTH
 from .errors import InvalidCredentials
-from .models import User
-from .registration import MEMBER_FIELDS, REGISTRATION_FIELDS, check_inputs, check_registration
+from .registration import (
+    MEMBER_FIELDS,
+    REGISTRATION_FIELDS,
+    check_inputs,
+    check_invitation_acceptance,
+    check_registration,
+)
 from .schemas import (
     ApiTokenIn,
     ApiTokenOut,
@@ -53,25 +58,11 @@ def _consents(payload):
     return {"newsletter": payload.newsletter, "special_offers": payload.special_offers}
 
 
-def _require_policy(payload):
-    if not payload.accept_policy:
-        raise Invalid(
-            _("Accept the privacy policy to create an account."),
-            details=[
-                {
-                    "field": "accept_policy",
-                    "message": _("Accept the privacy policy to create an account."),
-                }
-            ],
-        )
-
-
 @router.post("/auth/register", auth=None, response={201: MeOut, **ERRORS})
 def register(request, payload: RegistrationIn):
     """Register an organisation and its first owner; a welcome message confirms the address."""
     data = payload.model_dump()
-    _require_policy(payload)
-    cleaned = check_registration(data, data.pop("password"))
+    cleaned = check_registration(data, data.pop("password"), accept_policy=payload.accept_policy)
     user = actions.do_register_organisation(
         cleaned, payload.password, consents=_consents(payload), source="api:/api/v1/auth/register"
     )
@@ -214,16 +205,13 @@ def invite_member(request, payload: InvitationIn):
 def accept_invitation(request, payload: InvitationAcceptIn):
     """Create the invited person's account from the invitation link's token."""
     invitation = actions.pending_invitation_from_token(payload.token)
-    _require_policy(payload)
-    data = payload.model_dump()
-    cleaned = check_inputs(MEMBER_FIELDS, data)
-    password = check_password(
-        payload.password, User(email=invitation.email, name=cleaned.get("name", ""))
+    cleaned = check_invitation_acceptance(
+        invitation, payload.model_dump(), payload.password, accept_policy=payload.accept_policy
     )
     user = actions.do_accept_invitation(
         invitation,
         cleaned,
-        password,
+        payload.password,
         consents=_consents(payload),
         source="api:/api/v1/invitations/accept",
     )

@@ -18,7 +18,6 @@ from .validation import check_email, check_phone, check_website
 # Purposes asked at sign-up, each in its own unticked box.
 CONSENT_PURPOSES = (NEWSLETTER, SPECIAL_OFFERS)
 REQUIRED = gettext_lazy("This field is required.")
-POLICY_NOT_ACCEPTED = gettext_lazy("Accept the privacy policy to create an account.")
 
 _KIND_BY_CHECK = {check_email: "email", check_phone: "tel", check_website: "url"}
 # Hints that let browsers fill the form; presentation only.

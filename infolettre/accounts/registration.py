@@ -45,6 +45,7 @@ class Input:
 
 
 USER, ORG = "accounts.User", "accounts.Organisation"
+POLICY_NOT_ACCEPTED = _("Accept the privacy policy to create an account.")
 
 REGISTRATION_FIELDS = (
     Input("name", USER, "name", True),
@@ -99,21 +100,33 @@ def check_inputs(inputs, data, *, partial=False):
     return cleaned
 
 
-def check_registration(data, password):
-    """Validate a registration; every faulty field is named at once, the password included."""
+def check_signup(inputs, data, password, *, email, accept_policy):
+    """Validate a new account's inputs, password and policy acceptance; name every faulty field."""
     errors, cleaned = [], {}
     try:
-        cleaned = check_inputs(REGISTRATION_FIELDS, data)
+        cleaned = check_inputs(inputs, data)
     except Invalid as e:
         errors = e.details
     if cleaned.get("email") and User.objects.filter(email=cleaned["email"]).exists():
         errors.append({"field": "email", "message": str(EmailTaken.message)})
     try:
-        check_password(
-            password or "", User(email=data.get("email") or "", name=data.get("name") or "")
-        )
+        check_password(password or "", User(email=email or "", name=data.get("name") or ""))
     except Invalid as e:
         errors.append({"field": "password", "message": str(e.message)})
+    if not accept_policy:
+        errors.append({"field": "accept_policy", "message": str(POLICY_NOT_ACCEPTED)})
     if errors:
         raise Invalid(_("Some fields need attention."), details=errors)
     return cleaned
+
+
+def check_registration(data, password, *, accept_policy):
+    return check_signup(
+        REGISTRATION_FIELDS, data, password, email=data.get("email"), accept_policy=accept_policy
+    )
+
+
+def check_invitation_acceptance(invitation, data, password, *, accept_policy):
+    return check_signup(
+        MEMBER_FIELDS, data, password, email=invitation.email, accept_policy=accept_policy
+    )

@@ -30,7 +30,6 @@ from .authentication import authenticate_password
 from .errors import EmailTaken, InvalidCredentials, InvalidLink, SignInThrottled
 from .forms import (
     CONSENT_PURPOSES,
-    POLICY_NOT_ACCEPTED,
     REQUIRED,
     Field,
     consent_answers,
@@ -39,8 +38,14 @@ from .forms import (
     policy_accepted,
     submitted,
 )
-from .models import Role, User
-from .registration import MEMBER_FIELDS, REGISTRATION_FIELDS, check_inputs, check_registration
+from .models import Role
+from .registration import (
+    MEMBER_FIELDS,
+    REGISTRATION_FIELDS,
+    check_inputs,
+    check_invitation_acceptance,
+    check_registration,
+)
 from .validation import check_choice, check_email, check_password
 
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -155,13 +160,10 @@ def register(request):
     data = submitted(REGISTRATION_FIELDS, request.POST)
     password = request.POST.get("password", "")
     problems = []
-    cleaned = {}
     try:
-        cleaned = check_registration(data, password)
+        cleaned = check_registration(data, password, accept_policy=policy_accepted(request.POST))
     except Invalid as e:
         problems = e.details
-    if not policy_accepted(request.POST):
-        problems.append({"field": "accept_policy", "message": str(POLICY_NOT_ACCEPTED)})
     if not problems:
         try:
             user = actions.do_register_organisation(
@@ -652,17 +654,12 @@ def accept_invitation(request, token):
         data = submitted(MEMBER_FIELDS, request.POST)
         password = request.POST.get("password", "")
         problems = []
-        cleaned = {}
         try:
-            cleaned = check_inputs(MEMBER_FIELDS, data)
+            cleaned = check_invitation_acceptance(
+                invitation, data, password, accept_policy=policy_accepted(request.POST)
+            )
         except Invalid as e:
             problems = e.details
-        try:
-            check_password(password, User(email=invitation.email, name=data.get("name", "")))
-        except Invalid as e:
-            problems.append({"field": "password", "message": str(e.message)})
-        if not policy_accepted(request.POST):
-            problems.append({"field": "accept_policy", "message": str(POLICY_NOT_ACCEPTED)})
         if not problems:
             try:
                 user = actions.do_accept_invitation(
