@@ -59,6 +59,9 @@ class Organisation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = _("organisation")
+
     def __str__(self):
         return self.name
 
@@ -92,11 +95,11 @@ class User(AbstractBaseUser):
     heard_about = models.CharField(
         _("how you heard of us"), max_length=32, choices=HeardAbout.choices, blank=True
     )
-    language = models.CharField(max_length=8, default="fr")
-    email_confirmed_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(_("language"), max_length=8, default="fr")
+    email_confirmed_at = models.DateTimeField(_("address confirmed on"), null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
-    date_joined = models.DateTimeField(default=timezone.now)
+    date_joined = models.DateTimeField(_("account created on"), default=timezone.now)
 
     objects = UserManager()
     # Members of the active organisation only; sign-in alone reads across tenants (objects).
@@ -105,6 +108,9 @@ class User(AbstractBaseUser):
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        verbose_name = _("user account")
 
     def __str__(self):
         return self.name
@@ -122,21 +128,22 @@ class ApiToken(TenantOwned):
     """A personal API token: shown once, stored as a digest, revocable."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100)
+    name = models.CharField(_("token name"), max_length=100)
     prefix = models.CharField(max_length=12, db_index=True)
-    digest = models.CharField(max_length=64, unique=True)
+    digest = models.CharField(_("token digest"), max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used on"), null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
 
 
 class Invitation(TenantOwned):
     """An owner's invitation to join their organisation with a role."""
 
-    email = models.EmailField()
+    email = models.EmailField(_("invited address"))
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -144,6 +151,7 @@ class Invitation(TenantOwned):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("invitation")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "email"],

@@ -61,17 +61,20 @@ class ConsentEvent(AppendOnly):
     # The client organisation the person's consent was given to; empty for the operator itself.
     tenant_id = models.BigIntegerField(null=True, blank=True)
     purpose = models.CharField(
-        max_length=32, choices=[(code, p.label) for code, p in PURPOSES.items()]
+        _("purpose"), max_length=32, choices=[(code, p.label) for code, p in PURPOSES.items()]
     )
-    given = models.BooleanField()
+    given = models.BooleanField(_("consent given"))
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT)
     # The exact words the person was shown when they gave or withdrew consent.
-    wording = models.TextField()
-    source = models.CharField(max_length=200, help_text=_("The form or route where it happened."))
-    occurred_at = models.DateTimeField(default=timezone.now)
+    wording = models.TextField(_("words shown"))
+    source = models.CharField(
+        _("where"), max_length=200, help_text=_("The form or route where it happened.")
+    )
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
 
     class Meta:
         ordering = ["occurred_at", "id"]
+        verbose_name = _("consent answer")
         indexes = [models.Index(fields=["subject_type", "subject_id", "purpose", "occurred_at"])]
 
 
@@ -81,9 +84,10 @@ class PolicyAcceptance(AppendOnly):
     subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     subject_id = models.BigIntegerField()
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT)
-    source = models.CharField(max_length=200)
-    accepted_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(_("where"), max_length=200)
+    accepted_at = models.DateTimeField(_("accepted on"), default=timezone.now)
 
     class Meta:
         ordering = ["accepted_at", "id"]
+        verbose_name = _("policy acceptance")
         indexes = [models.Index(fields=["subject_type", "subject_id"])]

@@ -167,9 +167,7 @@ OPERATOR = {
     "address": env.str(
         "OPERATOR_ADDRESS", default="1000, rue Sherbrooke Ouest, Montréal (Québec) H3A 3G4"
     ),
-    "privacy_officer": env.str(
-        "PRIVACY_OFFICER_NAME", default="Responsable de la protection des renseignements personnels"
-    ),
+    "privacy_officer": env.str("PRIVACY_OFFICER_NAME", default="Direction générale"),
     "privacy_email": env.str("PRIVACY_EMAIL", default="vieprivee@infolettre.local"),
 }
 
