@@ -233,6 +233,17 @@ def test_pages_are_in_french_by_default_and_in_english_on_request(client):
 
 
 @pytest.mark.django_db
+def test_our_own_words_are_translated_into_french(client):
+    """The product's own text, not only Django's, reads in French by default."""
+    french = client.get(REGISTER).content.decode()
+    assert "<h1>Créer un compte</h1>" in french
+    assert (
+        "<h1>Create an account</h1>"
+        in client.get(REGISTER, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    )
+
+
+@pytest.mark.django_db
 def test_language_switch_posts_to_set_language_and_remembers_the_choice(client):
     """The header's language buttons post to set_language; the choice then applies to every page."""
     html = client.get(reverse("accounts:home")).content.decode()
