@@ -181,3 +181,17 @@ def test_resetting_the_password_lifts_the_sign_in_lock(
         {"uid": uid, "token": token, "password": new},
     )
     assert call(client, "GET", "/api/v1/me", **basic_auth(owner, new)).status_code == 200
+
+
+def test_web_pages_work_without_a_cookie_given_the_password_each_time(owner):
+    """A person who refuses cookies sends their password with each submission, pages included."""
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get("/tableau-de-bord/", **basic_auth(owner))
+    assert page.status_code == 200
+    assert owner.tenant.name in page.content.decode()
+    assert "sessionid" not in page.cookies
+    saved = browser.post(
+        "/compte/", {"name": "Renamed Person", "title": "Chair"}, **basic_auth(owner)
+    )
+    assert saved.status_code == 302
+    assert User.objects.get(pk=owner.pk).name == "Renamed Person"
