@@ -15,7 +15,7 @@ PASSWORD = "a long enough passphrase 42"  # noqa: S105
 
 def _rate(label, count, seconds, unit="requests"):
     print(
-        f"  {label:<52} {count / seconds:>9.1f} {unit}/s   {seconds / count * 1000:>8.2f} ms each"
+        f"  {label:<60} {count / seconds:>9.1f} {unit}/s   {seconds / count * 1000:>8.2f} ms each"
     )
 
 
