@@ -103,9 +103,14 @@ def server_error(request, exc):
 
 def _mount_routers():
     from infolettre.accounts.api import router as accounts_router
+    from infolettre.audience import api as audience
+    from infolettre.audience import api_imports, api_segments
     from infolettre.privacy.api import router as privacy_router
 
     api.add_router("/", accounts_router)
+    api.add_router("/", audience.router)
+    api.add_router("/", api_imports.router)
+    api.add_router("/", api_segments.router)
     api.add_router("/privacy", privacy_router)
 
 

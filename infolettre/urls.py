@@ -9,6 +9,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("infolettre.privacy.urls")),
     path("", include("infolettre.accounts.urls")),
+    path("", include("infolettre.audience.urls")),
 ]
 
 if settings.DEBUG:

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "infolettre.privacy",
     "infolettre.accounts",
     "infolettre.messaging",
+    "infolettre.audience",
 ]
 
 MIDDLEWARE = [
@@ -147,6 +148,10 @@ LOCALE_PATHS = [BASE_DIR / "infolettre" / "locale"]
 USE_I18N = True
 TIME_ZONE = env.str("TIME_ZONE", default="America/Toronto")
 USE_TZ = True
+
+# Uploaded files (contact imports and their reports); a shared volume when workers run on several machines.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"  # never served publicly: downloads go through views that check the tenant
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

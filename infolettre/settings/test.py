@@ -1,5 +1,7 @@
 """The suite: in-memory mail, tasks run at once, a fast hasher where the test is not about passwords."""
 
+import tempfile
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -16,3 +18,4 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "W
 # Static files are served from the apps' folders, not from a collected STATIC_ROOT.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = tempfile.mkdtemp(prefix="infolettre-test-media-")

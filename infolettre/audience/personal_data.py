@@ -1,0 +1,124 @@
+from infolettre.privacy.declaration import (
+    CONSENT,
+    CONTACT,
+    CONTENT,
+    PRIVACY_OFFICER,
+    TECHNICAL,
+    THIRD_PARTY,
+    PersonalDataModel,
+    PersonalField,
+    for_days,
+    while_account_open,
+)
+
+# A client's lists are theirs: staff see them only under a recorded access grant (later), never by role.
+NOBODY = frozenset()
+CLIENT_DATA = while_account_open()
+CAMPAIGNS = ("campaign_delivery",)
+PROOF = ("campaign_delivery", "privacy_compliance")
+
+
+def contact_field(name, category=CONTACT, purposes=CAMPAIGNS, confidential=False):
+    return PersonalField(name, category, purposes, CLIENT_DATA, confidential, NOBODY)
+
+
+DECLARATION = [
+    PersonalDataModel(
+        "audience.Contact",
+        subject=THIRD_PARTY,
+        subject_email_path="email",
+        fields=(
+            contact_field("email"),
+            contact_field("name"),
+            contact_field("phone", confidential=True),
+            contact_field("attributes", CONTENT),
+            contact_field("engaged_at", TECHNICAL),
+            contact_field("created_at", TECHNICAL),
+            contact_field("updated_at", TECHNICAL),
+        ),
+        other_fields=("id", "tenant"),
+    ),
+    PersonalDataModel(
+        "audience.Subscription",
+        subject=THIRD_PARTY,
+        subject_email_path="contact__email",
+        fields=tuple(
+            contact_field(name, CONSENT, PROOF)
+            for name in (
+                "status",
+                "consent_basis",
+                "consent_at",
+                "consent_expires_at",
+                "consent_source",
+                "consent_wording",
+                "created_at",
+                "confirmed_at",
+                "unsubscribed_at",
+            )
+        ),
+        other_fields=("id", "tenant", "contact", "mailing_list"),
+    ),
+    PersonalDataModel(
+        "audience.Suppression",
+        subject=THIRD_PARTY,
+        subject_email_path="email",
+        fields=(
+            contact_field("email", purposes=("campaign_delivery", "privacy_compliance")),
+            # The hash outlives an erasure: it alone keeps an erased person from being mailed again.
+            PersonalField(
+                "email_hash", TECHNICAL, ("privacy_compliance",), CLIENT_DATA, False, NOBODY
+            ),
+            contact_field("reason", CONSENT, PROOF),
+            contact_field("created_at", TECHNICAL, PROOF),
+        ),
+        other_fields=("id", "tenant"),
+    ),
+    PersonalDataModel(
+        "audience.ContactImport",
+        subject=THIRD_PARTY,
+        subject_email_path="",
+        fields=(
+            # The uploaded file and its report of rejected rows hold the rows as the client sent them.
+            PersonalField(
+                "file", CONTACT, CAMPAIGNS, for_days(30), False, frozenset({PRIVACY_OFFICER})
+            ),
+            PersonalField(
+                "report", CONTACT, CAMPAIGNS, for_days(30), False, frozenset({PRIVACY_OFFICER})
+            ),
+        ),
+        other_fields=(
+            "id",
+            "tenant",
+            "mailing_list",
+            "created_by",
+            "filename",
+            "encoding",
+            "delimiter",
+            "mapping",
+            "attribute_types",
+            "mode",
+            "consent_basis",
+            "consent_at",
+            "consent_source",
+            "consent_wording",
+            "status",
+            "total_rows",
+            "processed_rows",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "duplicate_count",
+            "suppressed_count",
+            "rejected_count",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ),
+    ),
+]
+
+NO_PERSONAL_DATA = {
+    "audience.MailingList": "a list's name, description and settings",
+    "audience.Segment": "conditions over attributes, chosen by the client; they name no person",
+}

@@ -1,0 +1,91 @@
+"""Reads scoped to the active organisation: another tenant's id is simply not found."""
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from infolettre.errors import NotFound
+
+from .consent import LAPSE_WARNING
+from .models import (
+    Contact,
+    ContactImport,
+    MailingList,
+    Segment,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+)
+
+
+def _access(model, object_id):
+    found = model.objects.filter(pk=object_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def access_list_for_tenant(list_id):
+    return _access(MailingList, list_id)
+
+
+def access_contact_for_tenant(contact_id):
+    return _access(Contact, contact_id)
+
+
+def access_subscription_for_tenant(subscription_id):
+    return _access(Subscription, subscription_id)
+
+
+def access_suppression_for_tenant(suppression_id):
+    return _access(Suppression, suppression_id)
+
+
+def access_import_for_tenant(import_id):
+    return _access(ContactImport, import_id)
+
+
+def access_segment_for_tenant(segment_id):
+    return _access(Segment, segment_id)
+
+
+def lists_with_counts():
+    """Each list with its number of subscribed, unconfirmed and soon-lapsing contacts."""
+    now = timezone.now()
+    subscribed = Q(subscriptions__status=SubscriptionStatus.SUBSCRIBED)
+    return MailingList.objects.annotate(
+        subscribed_count=Count("subscriptions", filter=subscribed),
+        unconfirmed_count=Count(
+            "subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.UNCONFIRMED)
+        ),
+        lapsing_count=Count(
+            "subscriptions",
+            filter=subscribed
+            & Q(
+                subscriptions__consent_expires_at__gt=now,
+                subscriptions__consent_expires_at__lte=now + LAPSE_WARNING,
+            ),
+        ),
+    )
+
+
+def search_contacts(text="", mailing_list=None):
+    contacts = Contact.objects.all()
+    if text:
+        contacts = contacts.filter(Q(email__icontains=text) | Q(name__icontains=text))
+    if mailing_list is not None:
+        contacts = contacts.filter(subscriptions__mailing_list=mailing_list)
+    return contacts
+
+
+def sendable_subscriptions(mailing_list, now=None):
+    """Who may receive a commercial message on this list now: subscribed, consent current, not suppressed.
+
+    A suppressed address is matched by its address here; an erased one (hash only) has no contact
+    left, and the hash keeps it from coming back through a form or an import.
+    """
+    now = now or timezone.now()
+    return (
+        Subscription.objects.filter(mailing_list=mailing_list, status=SubscriptionStatus.SUBSCRIBED)
+        .filter(Q(consent_expires_at__isnull=True) | Q(consent_expires_at__gt=now))
+        .exclude(contact__email__in=Suppression.objects.exclude(email="").values("email"))
+    )
