@@ -89,3 +89,7 @@ def sendable_subscriptions(mailing_list, now=None):
         .filter(Q(consent_expires_at__isnull=True) | Q(consent_expires_at__gt=now))
         .exclude(contact__email__in=Suppression.objects.exclude(email="").values("email"))
     )
+
+
+def suppressions():
+    return Suppression.objects.all()
