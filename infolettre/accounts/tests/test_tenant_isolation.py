@@ -4,34 +4,99 @@ import json
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from conftest import basic_auth
 from infolettre.accounts.actions import do_invite_member, do_issue_api_token
 from infolettre.accounts.models import ApiToken, Invitation, User
 from infolettre.accounts.tenancy import TenantNotActive, tenant_scope
 from infolettre.api import api
+from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe, do_suppress
+from infolettre.audience.models import (
+    Contact,
+    ContactImport,
+    MailingList,
+    Segment,
+    Subscription,
+    Suppression,
+)
+
+
+def _in_tenant(make):
+    """Run a factory as tenant A, as a request of tenant A's owner would."""
+
+    def factory(owner_a, make_member):
+        with tenant_scope(owner_a.tenant):
+            return make(owner_a, make_member).pk
+
+    return factory
+
+
+def _subscription(owner_a):
+    contact = do_create_contact(owner_a.tenant, email="subscribed@example.com")
+    mailing_list = do_create_list(owner_a.tenant, name="A's subscribed list")
+    return do_subscribe(contact, mailing_list, source="test")
+
+
+def _import(owner_a):
+    mailing_list = do_create_list(owner_a.tenant, name="A's imported list")
+    return ContactImport.objects.create(
+        tenant=owner_a.tenant,
+        mailing_list=mailing_list,
+        filename="a.csv",
+        consent_basis="express",
+        consent_at=timezone.now(),
+    )
+
 
 # Each path parameter that names an object, and how to make one that belongs to tenant A.
 OBJECT_FACTORIES = {
     "member_id": lambda owner_a, make_member: make_member(owner_a.tenant).pk,
-    "invitation_id": lambda owner_a, make_member: _invite(owner_a).pk,
+    "invitation_id": _in_tenant(
+        lambda owner_a, _: do_invite_member(owner_a, "invitee@example.com", "member")
+    ),
     "token_id": lambda owner_a, make_member: do_issue_api_token(owner_a, "A's token")[0].pk,
+    "list_id": _in_tenant(lambda owner_a, _: do_create_list(owner_a.tenant, name="A's list")),
+    "contact_id": _in_tenant(
+        lambda owner_a, _: do_create_contact(owner_a.tenant, email="a-contact@example.com")
+    ),
+    "subscription_id": _in_tenant(lambda owner_a, _: _subscription(owner_a)),
+    "suppression_id": _in_tenant(
+        lambda owner_a, _: do_suppress(owner_a.tenant, "a-gone@example.com")
+    ),
+    "import_id": _in_tenant(lambda owner_a, _: _import(owner_a)),
+    "segment_id": _in_tenant(
+        lambda owner_a, _: Segment.objects.create(
+            tenant=owner_a.tenant, name="A's segment", definition={}
+        )
+    ),
 }
 # Bodies that are valid for a route, so that only the lookup can refuse the request.
-VALID_BODIES = {("/api/v1/members/{member_id}", "patch"): {"role": "owner"}}
-
-
-def _invite(owner_a):
-    with tenant_scope(owner_a.tenant):
-        return do_invite_member(owner_a, "invitee@example.com", "member")
+VALID_BODIES = {
+    ("/api/v1/members/{member_id}", "patch"): {"role": "owner"},
+    ("/api/v1/lists/{list_id}", "patch"): {"name": "Renamed"},
+    ("/api/v1/lists/{list_id}/subscriptions", "post"): {
+        "email": "b@example.com",
+        "consent_source": "test",
+    },
+    ("/api/v1/contacts/{contact_id}", "patch"): {"name": "Renamed"},
+    ("/api/v1/subscriptions/{subscription_id}", "patch"): {"status": "unsubscribed"},
+}
 
 
 def _snapshot():
-    return (
-        list(User.objects.order_by("pk").values()),
-        list(Invitation.unscoped.order_by("pk").values()),
-        list(ApiToken.unscoped.order_by("pk").values()),
+    models = (
+        User,
+        Invitation,
+        ApiToken,
+        MailingList,
+        Contact,
+        Subscription,
+        Suppression,
+        ContactImport,
+        Segment,
     )
+    return [list(getattr(m, "unscoped", m.objects).order_by("pk").values()) for m in models]
 
 
 def _web_routes(resolver=None, prefix=""):
