@@ -77,18 +77,30 @@ def search_contacts(text="", mailing_list=None):
     return contacts
 
 
-def sendable_subscriptions(mailing_list, now=None):
-    """Who may receive a commercial message on this list now: subscribed, consent current, not suppressed.
+def sendable_subscriptions(mailing_list=None, now=None):
+    """Who may receive a commercial message now: subscribed, consent current, not suppressed.
 
-    A suppressed address is matched by its address here; an erased one (hash only) has no contact
-    left, and the hash keeps it from coming back through a form or an import.
+    Limited to `mailing_list` when given. A suppressed address is matched by its address here; an
+    erased one (hash only) has no contact left, and the hash keeps it from coming back through a
+    form or an import.
     """
     now = now or timezone.now()
-    return (
-        Subscription.objects.filter(mailing_list=mailing_list, status=SubscriptionStatus.SUBSCRIBED)
+    subscriptions = (
+        Subscription.objects.filter(status=SubscriptionStatus.SUBSCRIBED)
         .filter(Q(consent_expires_at__isnull=True) | Q(consent_expires_at__gt=now))
         .exclude(contact__email__in=Suppression.objects.exclude(email="").values("email"))
     )
+    return (
+        subscriptions if mailing_list is None else subscriptions.filter(mailing_list=mailing_list)
+    )
+
+
+def sendable_contacts(mailing_lists=(), now=None):
+    """The contacts with a sendable subscription on any of `mailing_lists` (on any list if none)."""
+    subscriptions = sendable_subscriptions(now=now)
+    if mailing_lists:
+        subscriptions = subscriptions.filter(mailing_list__in=mailing_lists)
+    return Contact.objects.filter(pk__in=subscriptions.values("contact_id"))
 
 
 def suppressions():
