@@ -90,3 +90,43 @@ def basic_auth(user, password=PASSWORD):
 def in_tenant():
     """Run a block as the given organisation, as a request of one of its users would."""
     return tenant_scope
+
+
+class RecordingHandler:
+    """An SMTP server's handler that keeps every message it accepts."""
+
+    def __init__(self):
+        self.messages = []
+        self.replies = {}  # recipient -> SMTP reply to give instead of accepting
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.replies:
+            return self.replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        )
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free local port, recording what it receives."""
+    import logging
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.url = f"smtp://127.0.0.1:{port}"
+    yield handler
+    controller.stop()

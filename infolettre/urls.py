@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("infolettre.privacy.urls")),
     path("", include("infolettre.accounts.urls")),
     path("", include("infolettre.audience.urls")),
+    path("", include("infolettre.campaigns.urls")),
 ]
 
 if settings.DEBUG:

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "infolettre.accounts",
     "infolettre.messaging",
     "infolettre.audience",
+    "infolettre.campaigns",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +166,20 @@ MAILERS = {"default": mailer_from_url(EMAIL_URL)}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Infolettre <bonjour@infolettre.local>")
 # The local mail catcher writes what it receives here; /dev/outbox/ shows it when DEBUG.
 OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
+
+# Campaign sending. The transport defaults to EMAIL_URL; mailer://<alias> names a MAILERS entry
+# (a delivery provider through django-anymail).
+CAMPAIGN_TRANSPORT_URL = env.str("CAMPAIGN_TRANSPORT_URL", default=EMAIL_URL)
+CAMPAIGN_LANES = env.int("CAMPAIGN_LANES", default=2)
+CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=200)
+CAMPAIGN_LANE_SECONDS = env.int("CAMPAIGN_LANE_SECONDS", default=60)
+# A worker's claim on a batch; after a crash the batch waits this long before another worker takes it.
+CAMPAIGN_CLAIM_SECONDS = env.int("CAMPAIGN_CLAIM_SECONDS", default=300)
+CAMPAIGN_RATE_PER_SECOND = env.int("CAMPAIGN_RATE_PER_SECOND", default=0)
+CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
+CAMPAIGN_RETRY_SECONDS = env.int("CAMPAIGN_RETRY_SECONDS", default=60)
+# Return paths (VERP) and one-click mailto unsubscribes use this domain; its MX is the bounce server.
+BOUNCE_DOMAIN = env.str("BOUNCE_DOMAIN", default="bounces.infolettre.local")
 
 # Who runs this deployment: shown in the policy, in the footer and in every message.
 OPERATOR = {

@@ -1,0 +1,113 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from infolettre.accounts.tenancy import TenantOwned
+
+
+class Template(TenantOwned):
+    """An email layout written by the client in HTML, rendered in Jinja2's sandbox."""
+
+    name = models.CharField(_("name"), max_length=200)
+    html = models.TextField(_("HTML"))
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("template")
+
+
+class SenderAddress(TenantOwned):
+    """An address the client may send from, once they have confirmed they receive its mail."""
+
+    email = models.EmailField(_("email address"))
+    name = models.CharField(_("sender name"), max_length=200)
+    verified_at = models.DateTimeField(_("verified on"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["email", "id"]
+        verbose_name = _("sender address")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "email"], name="one_sender_per_address")
+        ]
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Paused")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Campaign(TenantOwned):
+    name = models.CharField(_("name"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=300)
+    sender = models.ForeignKey(
+        SenderAddress, on_delete=models.PROTECT, related_name="+", verbose_name=_("sender")
+    )
+    reply_to = models.EmailField(_("reply-to address"), blank=True)
+    template = models.ForeignKey(
+        Template, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The HTML as launched: later edits of the template do not change a campaign being sent.
+    html = models.TextField(blank=True)
+    lists = models.ManyToManyField(
+        "audience.MailingList", blank=True, related_name="+", verbose_name=_("lists")
+    )
+    segment = models.ForeignKey(
+        "audience.Segment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    recipient_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("campaign")
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    BOUNCED = "bounced", _("Bounced")
+    FAILED = "failed", _("Failed")
+
+
+class Delivery(TenantOwned):
+    """One recipient of one campaign: the send queue, and the proof that each was mailed once."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    # Kept when the contact is erased, unlinked, so that the campaign's counts stay true.
+    contact = models.ForeignKey(
+        "audience.Contact", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    email = models.EmailField()
+    status = models.CharField(
+        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A worker's claim on a queued delivery; after a crash it lapses and another worker takes it.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="one_delivery_per_contact")
+        ]
+        indexes = [models.Index(fields=["campaign", "status", "next_attempt_at"])]

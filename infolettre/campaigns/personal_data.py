@@ -1,0 +1,69 @@
+from infolettre.privacy.declaration import (
+    CLIENT,
+    CONTACT,
+    TECHNICAL,
+    THIRD_PARTY,
+    PersonalDataModel,
+    PersonalField,
+    for_days,
+)
+
+# Send records prove who was mailed when, and keep unsubscribe links working for 60 days at least.
+SEND_RECORDS = for_days(400)
+NOBODY = frozenset()
+
+DECLARATION = [
+    PersonalDataModel(
+        "campaigns.Delivery",
+        subject=THIRD_PARTY,
+        subject_email_path="email",
+        fields=(
+            PersonalField("email", CONTACT, ("campaign_delivery",), SEND_RECORDS, False, NOBODY),
+            PersonalField("status", TECHNICAL, ("campaign_delivery",), SEND_RECORDS, False, NOBODY),
+            PersonalField(
+                "sent_at", TECHNICAL, ("campaign_delivery",), SEND_RECORDS, False, NOBODY
+            ),
+            PersonalField("error", TECHNICAL, ("campaign_delivery",), SEND_RECORDS, False, NOBODY),
+        ),
+        other_fields=(
+            "id",
+            "tenant",
+            "campaign",
+            "contact",
+            "attempts",
+            "next_attempt_at",
+            "claimed_until",
+            "message_id",
+        ),
+    ),
+    PersonalDataModel(
+        "campaigns.SenderAddress",
+        subject=CLIENT,
+        subject_email_path="email",
+        fields=(
+            PersonalField(
+                "email",
+                CONTACT,
+                ("campaign_delivery",),
+                for_days(90, "account_closed"),
+                False,
+                NOBODY,
+            ),
+            PersonalField(
+                "name",
+                CONTACT,
+                ("campaign_delivery",),
+                for_days(90, "account_closed"),
+                False,
+                NOBODY,
+            ),
+        ),
+        other_fields=("id", "tenant", "verified_at", "created_at"),
+    ),
+]
+
+NO_PERSONAL_DATA = {
+    "campaigns.Template": "the client's own HTML layout",
+    "campaigns.Campaign": "a campaign's subject, settings and the HTML it sent",
+    "campaigns.Campaign_lists": "links between campaigns and lists",
+}

@@ -1,0 +1,125 @@
+"""A launched campaign reaches every sendable recipient exactly once, with the headers the law asks for."""
+
+import email
+from email.policy import default as default_policy
+
+import pytest
+
+from infolettre.accounts.tenancy import tenant_scope
+from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe, do_suppress
+from infolettre.campaigns.actions import do_launch_campaign
+from infolettre.campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    SenderAddress,
+)
+from infolettre.campaigns.pipeline import run_lane
+
+HTML = "<html><body><p>Bonjour {{ contact.name }}</p>{{ footer }}</body></html>"
+
+
+@pytest.fixture
+def campaign(owner, settings, smtp_server):
+    settings.CAMPAIGN_TRANSPORT_URL = smtp_server.url
+    with tenant_scope(owner.tenant):
+        news = do_create_list(owner.tenant, name="News")
+        for n in range(30):
+            contact = do_create_contact(owner.tenant, email=f"r{n}@example.com", name=f"Reader {n}")
+            do_subscribe(contact, news, source="test")
+        sender = SenderAddress.objects.create(
+            tenant=owner.tenant,
+            email="news@example.com",
+            name="News Desk",
+            verified_at=owner.date_joined,
+        )
+        campaign = Campaign.objects.create(
+            tenant=owner.tenant,
+            name="Launch",
+            subject="Hello {{ contact.name }}",
+            sender=sender,
+            html=HTML,
+        )
+        campaign.lists.add(news)
+    return campaign
+
+
+def received(smtp_server):
+    return sorted(rcpt for _, rcpts, _ in smtp_server.messages for rcpt in rcpts)
+
+
+def test_every_recipient_receives_one_message(
+    owner, campaign, smtp_server, django_capture_on_commit_callbacks
+):
+    with tenant_scope(owner.tenant), django_capture_on_commit_callbacks(execute=True):
+        do_launch_campaign(campaign)
+    assert received(smtp_server) == sorted(f"r{n}@example.com" for n in range(30))
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.recipient_count) == (CampaignStatus.SENT, 30)
+    assert set(Delivery.unscoped.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+
+
+def test_each_message_carries_one_click_unsubscribe_and_the_sender_footer(
+    owner, campaign, smtp_server, django_capture_on_commit_callbacks
+):
+    with tenant_scope(owner.tenant), django_capture_on_commit_callbacks(execute=True):
+        do_launch_campaign(campaign)
+    mail_from, rcpts, raw = smtp_server.messages[0]
+    message = email.message_from_bytes(raw, policy=default_policy)
+    delivery = Delivery.unscoped.get(email=rcpts[0])
+    assert mail_from == f"bounce+{delivery.message_id.hex}@bounces.infolettre.local"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/")
+    assert (
+        f"<mailto:unsubscribe+{delivery.message_id.hex}@bounces.infolettre.local>"
+        in message["List-Unsubscribe"]
+    )
+    assert message["Message-ID"] == f"<{delivery.message_id.hex}@bounces.infolettre.local>"
+    assert message["Subject"] == f"Hello Reader {rcpts[0][1:].split('@')[0]}"
+    html = message.get_body(("html",)).get_content()
+    assert owner.tenant.name in html and owner.tenant.address in html
+
+
+def test_suppressed_and_unsubscribed_people_are_not_queued(
+    owner, campaign, smtp_server, django_capture_on_commit_callbacks
+):
+    do_suppress(owner.tenant, "r1@example.com")
+    with tenant_scope(owner.tenant):
+        sub = campaign.lists.get().subscriptions.get(contact__email="r2@example.com")
+        from infolettre.audience.actions import do_unsubscribe_from_list
+
+        do_unsubscribe_from_list(sub)
+        with django_capture_on_commit_callbacks(execute=True):
+            do_launch_campaign(campaign)
+    assert "r1@example.com" not in received(smtp_server)
+    assert "r2@example.com" not in received(smtp_server)
+    assert len(received(smtp_server)) == 28
+
+
+def test_running_a_lane_again_sends_nothing_twice(
+    owner, campaign, smtp_server, django_capture_on_commit_callbacks
+):
+    with tenant_scope(owner.tenant), django_capture_on_commit_callbacks(execute=True):
+        do_launch_campaign(campaign)
+    Campaign.unscoped.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+    run_lane(campaign.pk)
+    assert len(received(smtp_server)) == 30
+
+
+def test_a_permanent_refusal_bounces_and_suppresses_a_temporary_one_retries(
+    owner, campaign, smtp_server, settings, django_capture_on_commit_callbacks
+):
+    smtp_server.replies = {"r3@example.com": "550 No such user", "r4@example.com": "451 Try later"}
+    with tenant_scope(owner.tenant), django_capture_on_commit_callbacks(execute=True):
+        do_launch_campaign(campaign)
+    statuses = dict(Delivery.unscoped.values_list("email", "status"))
+    assert (statuses["r3@example.com"], statuses["r4@example.com"]) == ("bounced", "queued")
+    from infolettre.audience.models import Suppression
+
+    assert list(Suppression.unscoped.values_list("email", "reason")) == [
+        ("r3@example.com", "bounced")
+    ]
+    assert Delivery.unscoped.get(email="r4@example.com").attempts == 1
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENDING

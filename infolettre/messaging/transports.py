@@ -1,0 +1,190 @@
+"""How campaign mail leaves: a connection opened once and reused for a whole batch.
+
+`send` calls `commit` at the moment the message is on its way: for SMTP just before the final "."
+of DATA, for a provider's API once it has accepted the message. The caller records the message as
+sent there, so a worker killed at any point does not send a recipient twice.
+"""
+
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass
+class OutgoingMessage:
+    envelope_from: str
+    recipient: str
+    headers: dict[str, str]
+    text: str
+    html: str
+
+    def as_bytes(self):
+        message = EmailMessage(policy=SMTP)
+        for name, value in self.headers.items():
+            message[name] = value
+        message.set_content(self.text, cte="quoted-printable")
+        message.add_alternative(self.html, subtype="html", cte="quoted-printable")
+        return message.as_bytes()
+
+
+SENT, TEMPORARY, PERMANENT = "sent", "temporary", "permanent"
+
+
+@dataclass
+class SendResult:
+    outcome: str
+    code: int = 250
+    detail: str = ""
+
+
+class Transport:
+    """A base for transports; each is opened once per batch and closed after it."""
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+    def send(self, message, commit):
+        raise NotImplementedError
+
+
+def _result(code, detail):
+    if 200 <= code < 300:
+        return SendResult(SENT, code, detail)
+    return SendResult(PERMANENT if 500 <= code < 600 else TEMPORARY, code, detail[:300])
+
+
+class SMTPTransport(Transport):
+    def __init__(
+        self, host, port=25, username=None, password=None, use_tls=False, use_ssl=False, timeout=30
+    ):
+        self.host, self.port = host, port
+        self.username, self.password = username, password
+        self.use_tls, self.use_ssl, self.timeout = use_tls, use_ssl, timeout
+        self.connection = None
+
+    def open(self):
+        if self.connection is not None:
+            return
+        context = ssl.create_default_context()
+        if self.use_ssl:
+            self.connection = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=context
+            )
+        else:
+            self.connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.use_tls:
+                self.connection.starttls(context=context)
+        self.connection.ehlo_or_helo_if_needed()
+        if self.username:
+            self.connection.login(self.username, self.password or "")
+
+    def close(self):
+        if self.connection is not None:
+            try:
+                self.connection.quit()
+            except (smtplib.SMTPException, OSError):
+                self.connection.close()
+            self.connection = None
+
+    def send(self, message, commit):
+        """Run one SMTP transaction, calling `commit` just before the final dot of DATA.
+
+        A failure before `commit` means nothing left (the caller may retry); an exception after
+        it means the message may have left: the caller keeps it as sent.
+        """
+        smtp = self.connection
+        code, detail = smtp.mail(message.envelope_from)
+        if code != 250:
+            smtp.rset()
+            return _result(code, detail.decode(errors="replace"))
+        code, detail = smtp.rcpt(message.recipient)
+        if code not in (250, 251):
+            smtp.rset()
+            return _result(code, detail.decode(errors="replace"))
+        code, detail = smtp.docmd("data")
+        if code != 354:
+            smtp.rset()
+            return _result(code, detail.decode(errors="replace"))
+        body = smtplib._quote_periods(message.as_bytes())
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        smtp.send(body)
+        commit()
+        smtp.send(b".\r\n")
+        code, detail = smtp.getreply()
+        return _result(code, detail.decode(errors="replace"))
+
+
+class MemoryTransport(Transport):
+    """Keeps messages in `MemoryTransport.outbox`, for tests."""
+
+    outbox: list = []
+
+    def send(self, message, commit):
+        commit()
+        MemoryTransport.outbox.append(message)
+        return SendResult(SENT)
+
+
+@dataclass
+class DjangoMailerTransport(Transport):
+    """A Django mailer, such as a delivery provider's django-anymail backend (MAILERS["campaigns"])."""
+
+    alias: str = "campaigns"
+    connection: object = field(default=None, repr=False)
+
+    def open(self):
+        from django.core.mail import mailers
+
+        self.connection = mailers[self.alias]
+        self.connection.open()
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+
+    def send(self, message, commit):
+        from django.core.mail import EmailMultiAlternatives
+
+        email = EmailMultiAlternatives(
+            subject=message.headers.get("Subject", ""),
+            body=message.text,
+            from_email=message.headers["From"],
+            to=[message.recipient],
+            headers={
+                k: v for k, v in message.headers.items() if k not in ("Subject", "From", "To")
+            },
+            using=self.alias,
+        )
+        email.attach_alternative(message.html, "text/html")
+        # A provider's API answers for certain: the message is sent once it is accepted.
+        email.send()
+        commit()
+        return SendResult(SENT)
+
+
+def transport_from_url(url):
+    """smtp://, smtp+tls://, smtps:// (host, port, credentials), mailer://<alias>, memory://."""
+    parts = urlsplit(url)
+    if parts.scheme in ("smtp", "smtp+tls", "smtps"):
+        return SMTPTransport(
+            parts.hostname or "127.0.0.1",
+            parts.port or {"smtps": 465, "smtp+tls": 587}.get(parts.scheme, 25),
+            unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None,
+            use_tls=parts.scheme == "smtp+tls",
+            use_ssl=parts.scheme == "smtps",
+        )
+    if parts.scheme == "mailer":
+        return DjangoMailerTransport(parts.hostname or "campaigns")
+    if parts.scheme == "memory":
+        return MemoryTransport()
+    raise ValueError(
+        f"Unknown campaign transport {url!r}: use smtp://, smtp+tls://, smtps://, mailer:// or memory://."
+    )
