@@ -111,6 +111,8 @@ def _mount_routers():
     api.add_router("/", audience.router)
     api.add_router("/", api_imports.router)
     api.add_router("/", api_segments.router)
+    api.add_router("/", campaigns.router)
+    api.add_router("/", api_templates.router)
     api.add_router("/privacy", privacy_router)
 
 

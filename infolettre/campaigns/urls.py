@@ -1,9 +1,60 @@
 from django.urls import path
 
-from . import views
+from . import views_campaigns, views_templates, views_unsubscribe
 
 app_name = "campaigns"
 
 urlpatterns = [
-    path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("campagnes/", views_campaigns.campaigns, name="campaigns"),
+    path("campagnes/nouvelle/", views_campaigns.campaign_create, name="campaign_create"),
+    path("campagnes/<int:campaign_id>/", views_campaigns.campaign_detail, name="campaign_detail"),
+    path(
+        "campagnes/<int:campaign_id>/envoyer/", views_campaigns.campaign_send, name="campaign_send"
+    ),
+    path(
+        "campagnes/<int:campaign_id>/pause/", views_campaigns.campaign_pause, name="campaign_pause"
+    ),
+    path(
+        "campagnes/<int:campaign_id>/reprendre/",
+        views_campaigns.campaign_resume,
+        name="campaign_resume",
+    ),
+    path(
+        "campagnes/<int:campaign_id>/annuler/",
+        views_campaigns.campaign_cancel,
+        name="campaign_cancel",
+    ),
+    path(
+        "campagnes/<int:campaign_id>/apercu/",
+        views_campaigns.campaign_preview,
+        name="campaign_preview",
+    ),
+    path(
+        "campagnes/<int:campaign_id>/essai/",
+        views_campaigns.campaign_test_send,
+        name="campaign_test_send",
+    ),
+    path("expediteurs/", views_campaigns.senders, name="senders"),
+    path(
+        "expediteurs/<int:sender_id>/supprimer/",
+        views_campaigns.sender_delete,
+        name="sender_delete",
+    ),
+    path(
+        "expediteurs/confirmer/<str:token>/", views_campaigns.sender_confirm, name="sender_confirm"
+    ),
+    path("gabarits/", views_templates.templates, name="templates"),
+    path("gabarits/<int:template_id>/", views_templates.template_detail, name="template_detail"),
+    path(
+        "gabarits/<int:template_id>/apercu/",
+        views_templates.template_preview,
+        name="template_preview",
+    ),
+    path(
+        "gabarits/<int:template_id>/supprimer/",
+        views_templates.template_delete,
+        name="template_delete",
+    ),
+    # Public: the unsubscribe link of every message (GET shows a button; POST is RFC 8058's one click).
+    path("u/<str:token>/", views_unsubscribe.unsubscribe, name="unsubscribe"),
 ]
