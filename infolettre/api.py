@@ -105,6 +105,8 @@ def _mount_routers():
     from infolettre.accounts.api import router as accounts_router
     from infolettre.audience import api as audience
     from infolettre.audience import api_imports, api_segments
+    from infolettre.campaigns import api as campaigns
+    from infolettre.campaigns import api_templates
     from infolettre.privacy.api import router as privacy_router
 
     api.add_router("/", accounts_router)
