@@ -15,10 +15,10 @@ def main():
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        from benchmarks import accounts
+        from benchmarks import accounts, audience_segments
 
         names = sys.argv[1:]
-        for module in (accounts,):
+        for module in (accounts, audience_segments):
             if not names or module.__name__.rsplit(".", 1)[-1] in names:
                 module.run()
 
