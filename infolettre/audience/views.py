@@ -310,6 +310,9 @@ def _contact_page(
         "audience/contact_detail.html",
         {
             "contact": contact,
+            "suppression": Suppression.objects.filter(
+                email_hash=suppression_hash(contact.email)
+            ).first(),
             "subscriptions": subscriptions,
             "inputs": contact_inputs(values or contact_values(contact), errors),
             "attribute_rows": rows or attribute_rows(contact.attributes),
@@ -499,7 +502,7 @@ def _signup_inputs(data=None, errors=None):
     return [
         Field(
             "name",
-            _("Name"),
+            _("Name (optional)"),
             value=data.get("name", ""),
             required=False,
             error=errors.get("name", ""),
@@ -534,7 +537,7 @@ def _check_signup(post):
     if len(cleaned["name"]) > 200:
         errors["name"] = _("Use at most %(limit)d characters.") % {"limit": 200}
     if post.get("consent") not in ("on", "yes"):
-        errors["consent"] = _("Tick the box to give your consent, or leave this page.")
+        errors["consent"] = _("Tick the box to subscribe.")
     return cleaned, errors
 
 

@@ -88,7 +88,7 @@ def test_hosted_form_shows_the_organisation_what_they_receive_and_the_consent_wo
     assert '<html lang="fr">' in page
     assert organisation.name in page
     assert "Un courriel par mois." in page
-    assert f'<label for="id_consent">{words(news)}</label>' in page
+    assert f'<label for="id_consent" style="font-weight: 400;">{words(news)}</label>' in page
     assert '<input type="checkbox" id="id_consent" name="consent" value="yes" required>' in page
     assert re.findall(r'<input id="id_(\w+)" name="\1"', page) == ["name", "email"]
     assert 'name="website" tabindex="-1"' in page
@@ -242,7 +242,7 @@ def test_a_filled_honeypot_gets_the_same_answer_and_records_nothing(
     [
         ({"email": "pas-une-adresse"}, "email", "Enter a valid email address."),
         ({"email": ""}, "email", "This field is required."),
-        ({"consent": None}, "consent", "Tick the box to give your consent, or leave this page."),
+        ({"consent": None}, "consent", "Tick the box to subscribe."),
     ],
 )
 @pytest.mark.django_db
