@@ -111,3 +111,35 @@ class Delivery(TenantOwned):
             models.UniqueConstraint(fields=["campaign", "contact"], name="one_delivery_per_contact")
         ]
         indexes = [models.Index(fields=["campaign", "status", "next_attempt_at"])]
+
+
+class BounceKind(models.TextChoices):
+    HARD = "hard", _("Hard bounce")
+    SOFT = "soft", _("Soft bounce")
+    COMPLAINT = "complaint", _("Complaint")
+
+
+class Bounce(TenantOwned):
+    """A delivery status notification or a complaint received about one delivery.
+
+    Soft bounces are counted from these rows: repeated ones for an address suppress it.
+    """
+
+    # Kept when the delivery is purged, so that recent soft bounces still count.
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.SET_NULL, null=True, related_name="bounces"
+    )
+    email = models.EmailField()
+    kind = models.CharField(max_length=10, choices=BounceKind.choices)
+    # The enhanced status code of a bounce (5.1.1) or the feedback type of a complaint (abuse).
+    status = models.CharField(max_length=32, blank=True)
+    diagnostic = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("bounce")
+        constraints = [
+            # A report delivered twice is recorded, and counted, once.
+            models.UniqueConstraint(fields=["delivery", "kind"], name="one_bounce_of_a_kind")
+        ]
+        indexes = [models.Index(fields=["tenant", "email", "kind", "received_at"])]

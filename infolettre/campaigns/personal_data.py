@@ -36,6 +36,24 @@ DECLARATION = [
             "message_id",
         ),
     ),
+    # Bounces and complaints: what a mailbox provider reported about one delivery. Diagnostics
+    # quote the remote server, which often names the address.
+    PersonalDataModel(
+        "campaigns.Bounce",
+        subject=THIRD_PARTY,
+        subject_email_path="email",
+        fields=tuple(
+            PersonalField(name, category, ("campaign_delivery",), SEND_RECORDS, False, NOBODY)
+            for name, category in (
+                ("email", CONTACT),
+                ("kind", TECHNICAL),
+                ("status", TECHNICAL),
+                ("diagnostic", TECHNICAL),
+                ("received_at", TECHNICAL),
+            )
+        ),
+        other_fields=("id", "tenant", "delivery"),
+    ),
     PersonalDataModel(
         "campaigns.SenderAddress",
         subject=CLIENT,
