@@ -158,7 +158,8 @@ class ContactImport(TenantOwned):
     file = models.FileField(upload_to="imports/", blank=True)
     encoding = models.CharField(max_length=16, default="utf-8")
     delimiter = models.CharField(max_length=1, default=",")
-    # Column header -> "email", "name", "phone", "attribute:<key>" or "" (ignored).
+    # Column header -> "email", "name", "first_name", "last_name", "phone", "attribute:<key>" or ""
+    # (ignored); a first and a last name make the name when the row has no full name.
     mapping = models.JSONField(default=dict)
     # Attribute key -> "string", "integer", "number", "boolean" or "date", inferred from the file.
     attribute_types = models.JSONField(default=dict)
@@ -180,6 +181,8 @@ class ContactImport(TenantOwned):
     duplicate_count = models.PositiveIntegerField(default=0)
     suppressed_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
+    # People who had unsubscribed from this list: their row is reported, they stay unsubscribed.
+    unsubscribed_count = models.PositiveIntegerField(default=0)
     # Rejected rows: line number, reason and the row as read, downloadable as CSV.
     report = models.FileField(upload_to="imports/reports/", blank=True)
     error = models.TextField(blank=True)

@@ -110,6 +110,7 @@ DECLARATION = [
             "duplicate_count",
             "suppressed_count",
             "rejected_count",
+            "unsubscribed_count",
             "error",
             "created_at",
             "started_at",
