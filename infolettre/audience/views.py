@@ -271,7 +271,7 @@ def contacts(request):
                 )
                 return redirect("audience:contact_detail", contact.pk)
         status, rows = 400, attribute_rows(post=request.POST)
-        values = {**request.POST.dict(), **{k: v for k, v in values.items() if k != "attributes"}}
+        values = request.POST.dict()
     mailing_list = _list_filter(request)
     text = request.GET.get("q", "").strip()
     found = search_contacts(text, mailing_list).prefetch_related("subscriptions__mailing_list")
@@ -351,7 +351,7 @@ def contact_detail(request, contact_id):
     return _contact_page(
         request,
         access_contact_for_tenant(contact_id),
-        values={**request.POST.dict(), **{k: v for k, v in values.items() if k != "attributes"}},
+        values=request.POST.dict(),
         errors=errors,
         rows=attribute_rows(post=request.POST),
         status=400,

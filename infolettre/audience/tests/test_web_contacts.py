@@ -474,9 +474,9 @@ def test_a_bad_phone_on_correction_is_refused(signed_in, owner):
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 400
-    assert field_error(response.content.decode(), "phone") == (
-        "Enter a valid phone number, for example +1 514 555 0123."
-    )
+    page = response.content.decode()
+    assert field_error(page, "phone") == "Enter a valid phone number, for example +1 514 555 0123."
+    assert 'name="phone"\n      type="tel"\n      value="555"' in page
     assert snapshot(owner) == before
 
 
