@@ -84,6 +84,7 @@ def test_creating_a_list_saves_what_was_typed_and_opens_the_new_list(signed_in, 
     response = signed_in.post(
         LISTS,
         {"name": " Clients fidèles ", "description": "Une fois par mois.", "public_signup": "on"},
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     created = MailingList.unscoped.get(tenant=owner.tenant)
     assert response.status_code == 302

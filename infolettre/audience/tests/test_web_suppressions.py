@@ -75,7 +75,9 @@ def test_adding_an_address_already_suppressed_changes_nothing(signed_in, owner):
     """An address already on the list keeps its first reason and date."""
     do_suppress(owner.tenant, "parti@example.com", SuppressionReason.UNSUBSCRIBED)
     before = stored(owner)
-    response = signed_in.post(SUPPRESSIONS, {"email": "PARTI@example.com"})
+    response = signed_in.post(
+        SUPPRESSIONS, {"email": "PARTI@example.com"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     followed = signed_in.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 302
     assert "parti@example.com is already on your suppression list." in followed.content.decode()
@@ -117,7 +119,9 @@ def test_a_suppression_that_records_a_choice_or_a_bounce_cannot_be_removed(
     """An unsubscribe, a bounce or a complaint stays on the list; the page says why."""
     suppression = do_suppress(owner.tenant, "parti@example.com", reason)
     before = stored(owner)
-    response = signed_in.post(reverse("audience:suppression_remove", args=[suppression.pk]))
+    response = signed_in.post(
+        reverse("audience:suppression_remove", args=[suppression.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    )
     followed = signed_in.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 302
     assert "Only an address added by hand can be removed." in followed.content.decode()
