@@ -180,7 +180,7 @@ def _read_builder(post):
     ]
     builder = Builder(match=_choice(post.get("match"), MATCHES, "all"))
     for g in group_ids:
-        group = Group(match=_choice(post.get(f"g{g}-match"), MATCHES, "all"))
+        group = Group(match=_choice(post.get(f"g{g}-match"), MATCHES, "all"), prefix=f"g{g}")
         for c in sorted(rows.get(g, []))[:MAX_CONDITIONS]:
             prefix = f"g{g}-c{c}"
             row = Row(
