@@ -31,7 +31,7 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from django.db import NotSupportedError, transaction
-from django.db.models import BooleanField, Exists, F, FloatField, Func, OuterRef, Q, TextField
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, TextField
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -220,12 +220,16 @@ class _Checker:
     def condition(self, node, path):
         self.conditions += 1
         if not isinstance(node, dict):
-            self.problem(path, _("Each condition is an object with a field, an operator and a value."))
+            self.problem(
+                path, _("Each condition is an object with a field, an operator and a value.")
+            )
             return None
         field, op = node.get("field"), node.get("op")
         if not isinstance(field, str) or not operators_for(field):
             if isinstance(field, str) and field.startswith(ATTRIBUTE_PREFIX):
-                message = _("An attribute name has 1 to 64 lowercase letters, digits or underscores.")
+                message = _(
+                    "An attribute name has 1 to 64 lowercase letters, digits or underscores."
+                )
             elif field is None:
                 message = _("Choose a field.")
             else:
@@ -414,10 +418,26 @@ class AttributeType(_Attribute):
         return sql, (*params, self._path(), *params, self._path())
 
 
-class AttributeEquals(_Attribute):
-    """True when the value equals a text, a number or a boolean (compare the types separately).
+# SQLite's JSON_TYPE names of each JSON type a condition's value can have.
+_SQLITE_TYPES = {
+    "string": "('text')",
+    "number": "('integer', 'real')",
+    "boolean": "('true', 'false')",
+}
+_COMPARISONS = {"greater_than": ">", "less_than": "<", "at_least": ">=", "at_most": "<="}
 
-    On PostgreSQL this is a containment test, which a GIN index on attributes answers.
+
+def _json_type(value):
+    if isinstance(value, bool):
+        return "boolean"
+    return "string" if isinstance(value, str) else "number"
+
+
+class AttributeEquals(_Attribute):
+    """True when the value is of the same JSON type as `value` and equal to it; never NULL.
+
+    On PostgreSQL this is a containment test (`@>`), exact in type and value for a scalar, which the
+    GIN index on attributes answers.
     """
 
     def __init__(self, key, value):
@@ -429,30 +449,36 @@ class AttributeEquals(_Attribute):
 
     def as_sqlite(self, compiler, connection, **extra_context):
         column, params = self._column(compiler)
-        return f"(JSON_EXTRACT({column}, %s) = %s)", (*params, self._path(), self.value)
+        types = _SQLITE_TYPES[_json_type(self.value)]
+        sql = (
+            f"COALESCE(JSON_TYPE({column}, %s) IN {types} "
+            f"AND JSON_EXTRACT({column}, %s) = %s, FALSE)"
+        )
+        return sql, (*params, self._path(), *params, self._path(), self.value)
 
 
-class AttributeNumber(_Attribute):
-    """The value as a number when it is one, else NULL."""
+class AttributeCompare(_Attribute):
+    """True when the value is a number and compares with `value` as asked; never NULL."""
 
-    def __init__(self, key):
-        super().__init__(key, output_field=FloatField())
+    def __init__(self, key, op, value):
+        self.operator = _COMPARISONS[op]
+        super().__init__(key, value, output_field=BooleanField())
 
     def as_postgresql(self, compiler, connection, **extra_context):
         column, params = self._column(compiler)
         sql = (
-            f"(CASE WHEN jsonb_typeof({column} -> %s) = 'number' "
-            f"THEN ({column} ->> %s)::double precision END)"
+            f"COALESCE(jsonb_typeof({column} -> %s) = 'number' "
+            f"AND ({column} -> %s) {self.operator} %s::jsonb, FALSE)"
         )
-        return sql, (*params, self.key, *params, self.key)
+        return sql, (*params, self.key, *params, self.key, json.dumps(self.value))
 
     def as_sqlite(self, compiler, connection, **extra_context):
         column, params = self._column(compiler)
         sql = (
-            f"(CASE WHEN JSON_TYPE({column}, %s) IN ('integer', 'real') "
-            f"THEN JSON_EXTRACT({column}, %s) END)"
+            f"COALESCE(JSON_TYPE({column}, %s) IN ('integer', 'real') "
+            f"AND JSON_EXTRACT({column}, %s) {self.operator} %s, FALSE)"
         )
-        return sql, (*params, self._path(), *params, self._path())
+        return sql, (*params, self._path(), *params, self._path(), self.value)
 
 
 class AttributeText(_Attribute):
@@ -488,26 +514,20 @@ class AttributeDateText(_Attribute):
 # Compiling -----------------------------------------------------------------------------------
 
 
-def _json_type(value):
-    if isinstance(value, bool):
-        return "boolean"
-    return "string" if isinstance(value, str) else "number"
-
-
 def _has_type(key, json_type):
     return Q(Exact(AttributeType(key), json_type))
 
 
 def _attribute_q(key, op, value):
     if op in ("equals", "not_equals"):
-        q = _has_type(key, _json_type(value)) & Q(AttributeEquals(key, value))
+        q = Q(AttributeEquals(key, value))
         return q if op == "equals" else ~q
     if op == "contains":
         return _has_type(key, "string") & Q(IContains(AttributeText(key), value))
     if op in ORDER_OPS:
-        compare = ORDER_OPS[op]
         if _is_number(value):
-            return _has_type(key, "number") & Q(compare(AttributeNumber(key), value))
+            return Q(AttributeCompare(key, op, value))
+        compare = ORDER_OPS[op]
         dated = AttributeDateText(key)
         return (
             _has_type(key, "string")
@@ -580,8 +600,7 @@ def _condition_q(condition):
 
 def _group_q(group):
     parts = [
-        _group_q(child) if is_group(child) else _condition_q(child)
-        for child in group["conditions"]
+        _group_q(child) if is_group(child) else _condition_q(child) for child in group["conditions"]
     ]
     combined = Q()
     for part in parts:

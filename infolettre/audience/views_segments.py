@@ -106,6 +106,7 @@ class Builder:
     match: str = "all"
     groups: list = dataclasses.field(default_factory=list)
     error: str = ""
+    summary: str = ""
     # A definition nested deeper than the page shows: it is kept as it is, and changed by the API.
     too_deep: bool = False
 
@@ -290,6 +291,8 @@ def _show_problems(builder, problems, rows_by_path):
         else:
             general.append(problem["message"])
     builder.error = " ".join(general) or _("Correct the conditions marked below.")
+    # The live count has no rows to mark: it says each problem once.
+    builder.summary = " ".join(dict.fromkeys(str(p["message"]) for p in problems))
 
 
 def _checked(builder):
@@ -451,7 +454,7 @@ def segment_count(request):
     return render(
         request,
         "audience/segment_count.html",
-        {"count": count, "error": builder.error if definition is None else ""},
+        {"count": count, "error": builder.summary if definition is None else ""},
     )
 
 
