@@ -96,7 +96,9 @@ def _insert_contacts(tenant, total, batch=250_000):
 
 def _analyze():
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE audience_contact" if connection.vendor == "postgresql" else "ANALYZE")
+        cursor.execute(
+            "ANALYZE audience_contact" if connection.vendor == "postgresql" else "ANALYZE"
+        )
 
 
 def _median_seconds(definition):

@@ -22,7 +22,11 @@ from .segments import (
 
 router = Router(auth=CLIENT_AUTH, tags=["audience"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-CSV = {"responses": {"200": {"description": "A CSV file (UTF-8 with BOM)", "content": {"text/csv": {}}}}}
+CSV = {
+    "responses": {
+        "200": {"description": "A CSV file (UTF-8 with BOM)", "content": {"text/csv": {}}}
+    }
+}
 
 
 class SegmentIn(StrictSchema):
