@@ -382,6 +382,11 @@ def _save(request, builder, segment=None):
     return segment, ""
 
 
+def _redraw_only(request):
+    """htmx asks for the builder alone after a row or a choice changed: skip the rest of the page."""
+    return request.headers.get("HX-Request") == "true"
+
+
 @client_page
 def segments(request):
     status, name_field = 200, _name_field()
@@ -397,6 +402,8 @@ def segments(request):
                 )
                 return redirect("audience:segment_detail", segment.pk)
             status = 400
+        elif _redraw_only(request):
+            return render(request, "audience/segment_builder.html", _builder_context(builder))
     saved = [(segment, _count_or_none(segment.definition)) for segment in Segment.objects.all()]
     return render(
         request,
@@ -422,6 +429,8 @@ def segment_detail(request, segment_id):
                 )
                 return redirect("audience:segment_detail", segment.pk)
             status = 400
+        elif _redraw_only(request):
+            return render(request, "audience/segment_builder.html", _builder_context(builder))
     try:
         contacts = segment_contacts(segment.definition)
         count, preview = contacts.count(), list(contacts[:PREVIEW_SIZE])

@@ -109,6 +109,17 @@ def test_rows_and_groups_are_added_and_removed_without_javascript(signed_in, own
     assert saved(owner) == []
 
 
+def test_htmx_gets_the_builder_alone(signed_in, owner):
+    """A redraw asked by htmx answers the builder, not the whole page, and saves nothing."""
+    response = signed_in.post(
+        SEGMENTS, {**TWO_CONDITIONS, "action": "add_row:g0"}, headers={"HX-Request": "true"}
+    )
+    page = response.content.decode()
+    assert (response.status_code, page.lstrip().startswith('<div id="builder">')) == (200, True)
+    assert row_prefixes(page) == ["g0-c0", "g0-c1", "g0-c2"]
+    assert saved(owner) == []
+
+
 def test_a_changed_field_offers_its_own_operators_and_value(signed_in):
     """A list row asks for lists and a status; an operator of the old field is replaced."""
     page = signed_in.post(
