@@ -27,9 +27,18 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 
 
+def process_message(recipients, content):
+    """Act on one message on the worker thread, then let its database connection go."""
+    try:
+        return bounces.process_incoming(recipients, content)
+    finally:
+        # A long-running server must not keep a connection the database may have dropped.
+        connections.close_all()
+
+
 class BounceHandler:
     def __init__(self, process=None):
-        self.process = process or bounces.process_incoming
+        self.process = process or process_message
         self.outcomes = Counter()
         self.received = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bounces")
@@ -47,7 +56,7 @@ class BounceHandler:
         loop = asyncio.get_running_loop()
         try:
             outcomes = await loop.run_in_executor(
-                self._executor, self._process, list(envelope.rcpt_tos), content
+                self._executor, self.process, list(envelope.rcpt_tos), content
             )
         except Exception as error:  # whatever failed, the sender keeps the message and retries
             logger.error("Bounce processing failed (%s); answered 451", error.__class__.__name__)
@@ -56,13 +65,6 @@ class BounceHandler:
         self.outcomes.update(outcomes)
         logger.info("Message %d processed: %s", self.received, _counts(outcomes) or "nothing")
         return "250 2.0.0 Message accepted"
-
-    def _process(self, recipients, content):
-        try:
-            return self.process(recipients, content)
-        finally:
-            # A long-running server must not keep a connection the database may have dropped.
-            connections.close_all()
 
     def close(self):
         self._executor.shutdown(wait=True)

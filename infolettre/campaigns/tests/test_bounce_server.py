@@ -7,9 +7,11 @@ import socket
 from pathlib import Path
 
 import pytest
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from infolettre.audience.models import Suppression
 from infolettre.campaigns.bounce_server import BounceServer
+from infolettre.campaigns.bounces import process_incoming
 from infolettre.campaigns.models import Bounce, DeliveryStatus
 from infolettre.campaigns.tests.test_unsubscribe import make_delivery, snapshot, statuses
 
@@ -18,19 +20,29 @@ DOMAIN = "bounces.example.com"
 POSTFIX_ID = "3f2b8c1e9a4d4e6f8b7a6c5d4e3f2a1b"
 ARF_ID = "5e6f7a8b9c0d4e1fa2b3c4d5e6f7a8b9"
 
-# The server's worker thread has a database connection of its own: rows must be committed
-# (serialized_rollback brings back the rows of data migrations, the policy among them).
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture
-def server(settings):
+def server(settings, db):
+    """The server, its worker thread working in the test's transaction as Django's live server does."""
     settings.BOUNCE_DOMAIN = DOMAIN
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with BounceServer("127.0.0.1", port) as running:
-        yield running
+    connection = connections[DEFAULT_DB_ALIAS]
+    connection.inc_thread_sharing()
+
+    def process(recipients, content):
+        connections[DEFAULT_DB_ALIAS] = connection
+        return process_incoming(recipients, content)
+
+    try:
+        with BounceServer("127.0.0.1", free_port(), process=process) as running:
+            yield running
+    finally:
+        connection.dec_thread_sharing()
 
 
 def send(server, recipients, message, sender=""):
@@ -115,11 +127,8 @@ def test_a_processing_failure_answers_451_so_the_sender_retries(owner, settings)
     def broken(recipients, content):
         raise RuntimeError("database down")
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with (
-        BounceServer("127.0.0.1", port, process=broken) as server,
+        BounceServer("127.0.0.1", free_port(), process=broken) as server,
         pytest.raises(smtplib.SMTPDataError) as refused,
     ):
         send(server, [f"bounce+{POSTFIX_ID}@{DOMAIN}"], b"Subject: x\r\n\r\nx\r\n")
