@@ -1,0 +1,72 @@
+"""Reads of campaigns and sender addresses, scoped to the active organisation."""
+
+from django.db.models import Count, Q
+
+from infolettre.errors import NotFound
+
+from .models import Campaign, Delivery, DeliveryStatus, SenderAddress, Template
+
+COUNTED = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENT,
+    DeliveryStatus.BOUNCED,
+    DeliveryStatus.FAILED,
+)
+
+
+def _access(model, object_id):
+    found = model.objects.filter(pk=object_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def access_campaign_for_tenant(campaign_id):
+    return _access(Campaign, campaign_id)
+
+
+def access_sender_for_tenant(sender_id):
+    return _access(SenderAddress, sender_id)
+
+
+def access_template_for_tenant(template_id):
+    return _access(Template, template_id)
+
+
+def campaign_counts(campaign):
+    """The campaign's recipients and how many of them are queued, sent, bounced or failed, now."""
+    counts = Delivery.unscoped.filter(tenant_id=campaign.tenant_id, campaign=campaign).aggregate(
+        recipients=Count("pk"),
+        **{status.value: Count("pk", filter=Q(status=status)) for status in COUNTED},
+    )
+    return {"recipients": counts["recipients"], **{s.value: counts[s.value] for s in COUNTED}}
+
+
+def progress(counts):
+    """The share of recipients already dealt with (sent, bounced or failed), in whole percent."""
+    if not counts["recipients"]:
+        return 0
+    done = counts["recipients"] - counts["queued"]
+    return done * 100 // counts["recipients"]
+
+
+def campaigns_with_counts():
+    """Every campaign of the organisation with its sender and its live delivery counts."""
+    return (
+        Campaign.objects.select_related("sender")
+        .annotate(
+            delivered_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SENT)),
+            queued_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.QUEUED)),
+            bounced_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.BOUNCED)),
+            failed_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.FAILED)),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def senders():
+    return SenderAddress.objects.all()
+
+
+def verified_senders():
+    return SenderAddress.objects.filter(verified_at__isnull=False)
