@@ -57,12 +57,11 @@ def attribute_keys(contacts):
     The ORM has no way to list a JSON object's keys; the statement wraps the queryset's own SQL,
     whose values stay parameters, and adds no value of its own.
     """
-    ids_sql, params = contacts.order_by().values("pk").query.sql_with_params()
-    table = connection.ops.quote_name(Contact._meta.db_table)
+    rows_sql, params = contacts.order_by().values("attributes").query.sql_with_params()
     if connection.vendor == "postgresql":
-        sql = f"SELECT DISTINCT jsonb_object_keys(c.attributes) FROM {table} c WHERE jsonb_typeof(c.attributes) = 'object' AND c.id IN ({ids_sql})"  # noqa: S608
+        sql = f"SELECT DISTINCT k FROM ({rows_sql}) AS c, jsonb_object_keys(CASE WHEN jsonb_typeof(c.attributes) = 'object' THEN c.attributes ELSE '{{}}'::jsonb END) AS k"  # noqa: S608
     else:
-        sql = f"SELECT DISTINCT e.key FROM {table} c, json_each(c.attributes) e WHERE json_type(c.attributes) = 'object' AND c.id IN ({ids_sql})"  # noqa: S608
+        sql = f"SELECT DISTINCT e.key FROM ({rows_sql}) AS c, json_each(c.attributes) AS e WHERE json_type(c.attributes) = 'object'"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return sorted(row[0] for row in cursor.fetchall())

@@ -51,6 +51,7 @@ from .segments import (
 )
 
 PREVIEW_SIZE = 20
+MAX_KNOWN_KEYS = 500
 MAX_GROUPS = 10
 VALUE_TYPES = {
     "text": gettext_lazy("text"),
@@ -310,9 +311,18 @@ def _checked(builder):
 # Pages ---------------------------------------------------------------------------------------
 
 
-def _field_choices(builder):
+def _known_keys(request):
+    """The attribute keys the client's contacts hold: read once when the page is drawn, then
+    carried by the form, so that redrawing the builder does not read every contact again."""
+    if request.method == "POST" and "known_keys" in request.POST:
+        keys = request.POST.getlist("known_keys")[:MAX_KNOWN_KEYS]
+    else:
+        keys = attribute_keys(Contact.objects.all())
+    return [k for k in keys if ATTRIBUTE_KEY.fullmatch(k)]
+
+
+def _field_choices(builder, keys):
     """Every field the builder offers; attributes are the keys the client's contacts hold."""
-    keys = [k for k in attribute_keys(Contact.objects.all()) if ATTRIBUTE_KEY.fullmatch(k)]
     used = [
         row.field[len(ATTRIBUTE_PREFIX) :]
         for group in builder.groups
@@ -340,10 +350,12 @@ def _name_field(value="", error=""):
     )
 
 
-def _builder_context(builder):
+def _builder_context(request, builder):
+    keys = _known_keys(request)
     return {
         "builder": builder,
-        "field_choices": _field_choices(builder),
+        "known_keys": keys,
+        "field_choices": _field_choices(builder, keys),
         "matches": list(MATCHES.items()),
         "value_types": list(VALUE_TYPES.items()),
         "statuses": list(LIST_STATUSES.items()),
@@ -403,12 +415,14 @@ def segments(request):
                 return redirect("audience:segment_detail", segment.pk)
             status = 400
         elif _redraw_only(request):
-            return render(request, "audience/segment_builder.html", _builder_context(builder))
+            return render(
+                request, "audience/segment_builder.html", _builder_context(request, builder)
+            )
     saved = [(segment, _count_or_none(segment.definition)) for segment in Segment.objects.all()]
     return render(
         request,
         "audience/segments.html",
-        {"segments": saved, "name_field": name_field, **_builder_context(builder)},
+        {"segments": saved, "name_field": name_field, **_builder_context(request, builder)},
         status=status,
     )
 
@@ -430,7 +444,9 @@ def segment_detail(request, segment_id):
                 return redirect("audience:segment_detail", segment.pk)
             status = 400
         elif _redraw_only(request):
-            return render(request, "audience/segment_builder.html", _builder_context(builder))
+            return render(
+                request, "audience/segment_builder.html", _builder_context(request, builder)
+            )
     try:
         contacts = segment_contacts(segment.definition)
         count, preview = contacts.count(), list(contacts[:PREVIEW_SIZE])
@@ -447,7 +463,7 @@ def segment_detail(request, segment_id):
             "count": count,
             "preview": preview,
             "name_field": name_field,
-            **_builder_context(builder),
+            **_builder_context(request, builder),
         },
         status=status,
     )

@@ -120,6 +120,25 @@ def test_htmx_gets_the_builder_alone(signed_in, owner):
     assert saved(owner) == []
 
 
+def test_redraws_reuse_the_attribute_keys_the_page_was_drawn_with(signed_in):
+    """The page lists the contacts' keys once; redraws take them from the form, well-formed only."""
+    page = signed_in.get(SEGMENTS).content.decode()
+    assert re.findall(r'name="known_keys" value="([^"]*)"', page) == [
+        "2024",
+        "age",
+        "city",
+        "code",
+        "plan",
+        "score",
+        "since",
+        "vip",
+    ]
+    form = {**TWO_CONDITIONS, "known_keys": ["tier", "Bad Key"], "action": "refresh"}
+    redrawn = signed_in.post(SEGMENTS, form).content.decode()
+    offered = re.findall(r'<option value="attribute:([^"]+)"', redrawn.split("g0-c1-field")[0])
+    assert offered == ["age", "plan", "tier"]
+
+
 def test_a_changed_field_offers_its_own_operators_and_value(signed_in):
     """A list row asks for lists and a status; an operator of the old field is replaced."""
     page = signed_in.post(
