@@ -8,7 +8,11 @@ from infolettre.accounts.api_auth import CLIENT_AUTH
 from infolettre.accounts.errors import InvalidLink
 from infolettre.accounts.forms import REQUIRED
 from infolettre.accounts.validation import check_email
-from infolettre.audience.queries import access_list_for_tenant, access_segment_for_tenant
+from infolettre.audience.queries import (
+    access_contact_for_tenant,
+    access_list_for_tenant,
+    access_segment_for_tenant,
+)
 from infolettre.errors import Invalid
 from infolettre.schemas import ErrorOut
 
@@ -16,7 +20,6 @@ from . import actions, campaign_drafts, senders
 from .campaign_queries import (
     access_campaign_for_tenant,
     access_sender_for_tenant,
-    access_template_for_tenant,
     campaign_counts,
     campaigns_with_counts,
 )
@@ -27,11 +30,15 @@ from .schemas import (
     CampaignOut,
     CampaignPatch,
     CampaignSummaryOut,
+    CampaignTestIn,
+    CampaignTestOut,
     SenderConfirmIn,
     SenderIn,
     SenderOut,
     SendIn,
 )
+from .template_actions import do_send_campaign_test
+from .template_queries import access_template_for_tenant
 
 router = Router(auth=CLIENT_AUTH, tags=["campaigns"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -151,6 +158,15 @@ def cancel_campaign(request, campaign_id: int):
     """Stop for good: what was sent stays sent, the rest is never sent."""
     actions.do_cancel_campaign(access_campaign_for_tenant(campaign_id))
     return _campaign_out(access_campaign_for_tenant(campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/test", response={200: CampaignTestOut, **ERRORS})
+def test_campaign(request, campaign_id: int, payload: CampaignTestIn):
+    """Send the campaign as it stands to at most five addresses, subject marked "[Test]"."""
+    campaign = access_campaign_for_tenant(campaign_id)
+    contact = access_contact_for_tenant(payload.contact_id) if payload.contact_id else None
+    results = do_send_campaign_test(campaign, payload.addresses, user=request.user, contact=contact)
+    return {"results": results}
 
 
 # Sender addresses --------------------------------------------------------------------------------

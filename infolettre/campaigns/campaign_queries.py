@@ -4,7 +4,7 @@ from django.db.models import Count, Q
 
 from infolettre.errors import NotFound
 
-from .models import Campaign, Delivery, DeliveryStatus, SenderAddress, Template
+from .models import Campaign, Delivery, DeliveryStatus, SenderAddress
 
 COUNTED = (
     DeliveryStatus.QUEUED,
@@ -27,10 +27,6 @@ def access_campaign_for_tenant(campaign_id):
 
 def access_sender_for_tenant(sender_id):
     return _access(SenderAddress, sender_id)
-
-
-def access_template_for_tenant(template_id):
-    return _access(Template, template_id)
 
 
 def campaign_counts(campaign):

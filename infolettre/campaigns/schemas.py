@@ -44,9 +44,21 @@ class SendIn(StrictSchema):
     )
 
 
-class TestSendIn(StrictSchema):
-    addresses: list[str] = Field(..., min_length=1, max_length=5)
-    contact_id: int | None = Field(None, description="Personalise with this contact's data.")
+class CampaignTestIn(StrictSchema):
+    addresses: list[str] = Field(..., description="At most five addresses.")
+    contact_id: int | None = Field(
+        None, description="Render as this contact would receive it; a sample contact otherwise."
+    )
+
+
+class TestSendResult(Schema):
+    email: str
+    sent: bool
+    detail: str = ""
+
+
+class CampaignTestOut(Schema):
+    results: list[TestSendResult]
 
 
 class CampaignCounts(Schema):

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.formats import date_format
@@ -37,17 +38,16 @@ from . import senders as sender_actions
 from .campaign_queries import (
     access_campaign_for_tenant,
     access_sender_for_tenant,
-    access_template_for_tenant,
     campaign_counts,
     campaigns_with_counts,
     progress,
 )
 from .campaign_queries import senders as all_senders
 from .errors import TemplateError, WrongCampaignState
-from .footer import render_footer
 from .models import CampaignStatus, Template
 from .pipeline import resolve_recipients
-from .templating import CompiledCampaign
+from .template_actions import default_template_html, do_send_campaign_test, preview_message
+from .template_queries import access_template_for_tenant
 
 PER_PAGE = 50
 PREVIEW_CONTACTS = 20
@@ -133,7 +133,7 @@ def _campaign_fields(values, errors, *, creating):
             autocomplete="off",
             choices=tuple((str(t.pk), t.name) for t in Template.objects.all()),
             help_text=_(
-                "Its HTML is copied into the campaign; without one, you start from a blank page."
+                "Its HTML is copied into the campaign; without one, you start from the default layout."
             ),
         )
     else:
@@ -142,7 +142,10 @@ def _campaign_fields(values, errors, *, creating):
             _("HTML of the message"),
             kind="textarea",
             value=values.get("html", ""),
-            help_text=_("Keep {{ footer }}: it adds your address and the unsubscribe link."),
+            help_text=_(
+                "{{ footer }} marks where your address and the unsubscribe link go; without it, "
+                "they are added at the end."
+            ),
         )
     for name, message in errors.items():
         if name in fields:
@@ -198,7 +201,7 @@ def _check_campaign(values, *, creating):
             _found(access_template_for_tenant, values["template"]) if values["template"] else None
         )
         if fields["template"] is None:
-            fields["html"] = campaign_drafts.STARTER_HTML
+            fields["html"] = default_template_html()
     else:
         fields["html"] = values["html"]
     return fields, errors
@@ -256,14 +259,14 @@ def campaign_create(request):
     )
 
 
-def _render_preview(campaign, contact):
-    """The subject and HTML as this contact would receive them, or why they cannot be rendered."""
+def _render_preview(campaign, contact=None):
+    """The subject and HTML as this contact (or a sample one) would receive them, or what fails."""
     try:
-        subject, html, _text = CompiledCampaign(campaign).render(
-            contact, unsubscribe_url="#", footer_html=render_footer(campaign, "#")
+        subject, html, _text = preview_message(
+            campaign.html, campaign.subject, campaign.tenant, contact
         )
-    except Exception as error:  # a client's template may fail in any way
-        return {"error": getattr(error, "message", None) or str(error)}
+    except TemplateError as error:
+        return {"error": str(error.message)}
     return {"subject": subject, "html": html}
 
 
@@ -327,17 +330,15 @@ def campaign_detail(request, campaign_id):
             has_errors=bool(errors),
             blockers=_blockers(campaign),
             recipient_estimate=resolve_recipients(campaign).count(),
-            preview=_render_preview(
-                campaign, contacts[0] if contacts else campaign_drafts.sample_contact()
-            ),
+            preview=_render_preview(campaign, contacts[0] if contacts else None),
+            preview_contacts=contacts,
             schedule_min=timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
-            can_test=_can_send_tests(),
             time_zone=settings.TIME_ZONE,
         )
     else:
         context.update(
             chosen_lists=list(campaign.lists.all()),
-            preview=_render_preview(campaign, campaign_drafts.sample_contact()),
+            preview=_render_preview(campaign),
         )
     response = render(request, "campaigns/campaign_detail.html", context, status=status)
     add_never_cache_headers(response)
@@ -429,49 +430,37 @@ def campaign_preview(request, campaign_id):
             "campaign": campaign,
             "contacts": _preview_contacts(campaign),
             "chosen": contact,
-            "preview": _render_preview(campaign, contact or campaign_drafts.sample_contact()),
+            "preview": _render_preview(campaign, contact),
         },
     )
     add_never_cache_headers(response)
     return response
 
 
-def _can_send_tests():
-    try:
-        from . import template_actions
-    except ImportError:
-        return False
-    return hasattr(template_actions, "do_send_test")
-
-
 @require_POST
 @client_page
 def campaign_test_send(request, campaign_id):
-    """Send the campaign as it stands to a few addresses, marked as a test."""
+    """Send the campaign as it stands to a few addresses, subject marked "[Test]"."""
     campaign = _found(access_campaign_for_tenant, campaign_id)
-    if not _can_send_tests():
-        messages.error(request, _("Test messages cannot be sent yet."))
-        return redirect("campaigns:campaign_detail", campaign.pk)
-    from .template_actions import do_send_test
-
+    raw = request.POST.get("contact", "")
+    contact = _found(access_contact_for_tenant, raw) if raw else None
+    addresses = request.POST.get("addresses", "").replace(",", " ").replace(";", " ").split()
     try:
-        addresses = [
-            check_email(a)
-            for a in request.POST.get("addresses", "").replace(";", ",").split(",")
-            if a.strip()
-        ]
-        if not addresses:
-            raise Invalid(_("Enter at least one address."))
-        do_send_test(campaign, addresses, user=request.user)
+        results = do_send_campaign_test(campaign, addresses, user=request.user, contact=contact)
     except InfolettreError as e:
         messages.error(request, str(e.message))
     else:
-        messages.success(
-            request,
-            _("A test message is on its way to %(addresses)s.")
-            % {"addresses": ", ".join(addresses)},
-        )
-    return redirect("campaigns:campaign_detail", campaign.pk)
+        sent = [r["email"] for r in results if r["sent"]]
+        refused = [f"{r['email']} ({r['detail']})" for r in results if not r["sent"]]
+        if sent:
+            messages.success(
+                request, _("The test is sent to %(list)s.") % {"list": ", ".join(sent)}
+            )
+        if refused:
+            messages.error(
+                request, _("The mail server refused %(list)s.") % {"list": "; ".join(refused)}
+            )
+    return redirect(reverse("campaigns:campaign_detail", args=[campaign.pk]) + "#test")
 
 
 # Sender addresses --------------------------------------------------------------------------------

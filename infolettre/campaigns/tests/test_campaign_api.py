@@ -352,6 +352,40 @@ def test_an_organisation_without_a_confirmed_address_cannot_send(client, make_cl
     assert campaign_row(campaign_id)["status"] == "draft"
 
 
+def test_a_test_message_goes_to_the_addresses_given_with_a_marked_subject(
+    client, owner, draft, smtp_server, settings
+):
+    """A test reaches each address once, as a sample person would see it; no delivery is made."""
+    settings.CAMPAIGN_TRANSPORT_URL = smtp_server.url
+    response = call(
+        client,
+        "POST",
+        f"/api/v1/campaigns/{draft['id']}/test",
+        {"addresses": ["Me@Example.com"]},
+        owner,
+    )
+    assert response.status_code == 200
+    assert response.json() == {"results": [{"email": "me@example.com", "sent": True, "detail": ""}]}
+    [(_from, [rcpt], raw)] = smtp_server.messages
+    message = email.message_from_bytes(raw, policy=default_policy)
+    assert (rcpt, message["Subject"]) == ("me@example.com", "[Test] Hello Camille Tremblay")
+    assert (campaign_row(draft["id"])["status"], Delivery.unscoped.count()) == ("draft", 0)
+
+
+def test_a_test_message_is_refused_from_an_unconfirmed_sender_or_to_too_many_addresses(
+    client, owner, audience, draft, smtp_server, settings
+):
+    settings.CAMPAIGN_TRANSPORT_URL = smtp_server.url
+    url = f"/api/v1/campaigns/{draft['id']}/test"
+    six = [f"t{n}@example.com" for n in range(6)]
+    response = call(client, "POST", url, {"addresses": six}, owner)
+    assert (response.status_code, response.json()["code"]) == (422, "too_many_test_addresses")
+    SenderAddress.unscoped.filter(pk=audience[1].pk).update(verified_at=None)
+    response = call(client, "POST", url, {"addresses": ["me@example.com"]}, owner)
+    assert (response.status_code, response.json()["code"]) == (422, "sender_not_verified")
+    assert smtp_server.messages == []
+
+
 # Scheduling --------------------------------------------------------------------------------------
 
 
@@ -430,6 +464,7 @@ def test_another_organisations_campaign_is_not_found_by_any_route(
         ("POST", "/pause", None),
         ("POST", "/resume", None),
         ("POST", "/cancel", None),
+        ("POST", "/test", {"addresses": ["me@example.com"]}),
     ):
         response = call(client, method, url + path, body, stranger)
         assert (method, path, response.status_code) == (method, path, 404)

@@ -1,18 +1,21 @@
 """The campaign pages: the list, a new draft, its page (edit, preview, send, schedule) and live counts."""
 
+import email
 import html
 import re
 from datetime import timedelta
+from email.policy import default as default_policy
 
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.audience.models import Segment
 from infolettre.campaigns.models import Campaign, CampaignStatus, Delivery, SenderAddress, Template
 from infolettre.campaigns.tasks import launch_scheduled_campaign
+from infolettre.campaigns.template_actions import default_template_html
 from infolettre.campaigns.tests.test_campaign_api import ADDRESSES, HTML, make_audience, received
 
 CAMPAIGNS = reverse("campaigns:campaigns")
@@ -143,12 +146,11 @@ def test_creating_a_campaign_from_a_template_makes_a_draft_and_opens_it(signed_i
         assert list(campaign.lists.values_list("pk", flat=True)) == [news.pk]
 
 
-def test_a_campaign_without_a_template_starts_from_a_page_with_the_footer(
-    signed_in, owner, audience
-):
+def test_a_campaign_without_a_template_starts_from_the_default_layout(signed_in, owner, audience):
     news, sender = audience
     signed_in.post(CREATE, create_form(news, sender))
-    assert "{{ footer }}" in Campaign.unscoped.get().html
+    with translation.override("fr"):
+        assert Campaign.unscoped.get().html == default_template_html()
 
 
 def test_a_new_campaign_without_name_subject_or_sender_is_refused(signed_in, owner, audience):
@@ -251,6 +253,46 @@ def test_editing_a_draft_saves_it_and_bad_html_is_refused_beside_the_field(
     block = page[page.index('id="field-html"') :]
     assert "Line 1" in block[: block.index("</div>")]
     assert campaign_rows() == before
+
+
+def test_a_test_message_goes_to_the_addresses_given_and_nothing_is_recorded(
+    signed_in, owner, audience, smtp_server, settings
+):
+    """The test goes to each address typed, personalised as the chosen contact, subject marked."""
+    settings.CAMPAIGN_TRANSPORT_URL = smtp_server.url
+    news, sender = audience
+    campaign = make_draft(owner, news, sender)
+    with tenant_scope(owner.tenant):
+        contact = news.subscriptions.get(contact__email="reader03@example.com").contact
+    response = signed_in.post(
+        reverse("campaigns:campaign_test_send", args=[campaign.pk]),
+        {"addresses": "me@example.com, boss@example.com", "contact": str(contact.pk)},
+    )
+    assert response["Location"] == detail(campaign.pk) + "#test"
+    assert received(smtp_server) == ["boss@example.com", "me@example.com"]
+    subjects = {
+        email.message_from_bytes(raw, policy=default_policy)["Subject"]
+        for _, _, raw in smtp_server.messages
+    }
+    assert subjects == {"[Test] Hello Reader 03"}
+    page = signed_in.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The test is sent to me@example.com, boss@example.com." in page
+    assert (Campaign.unscoped.get().status, Delivery.unscoped.count()) == ("draft", 0)
+
+
+def test_a_test_message_from_an_unconfirmed_sender_is_refused(
+    signed_in, owner, audience, smtp_server, settings
+):
+    settings.CAMPAIGN_TRANSPORT_URL = smtp_server.url
+    news, sender = audience
+    SenderAddress.unscoped.filter(pk=sender.pk).update(verified_at=None)
+    campaign = make_draft(owner, news, sender)
+    response = signed_in.post(
+        reverse("campaigns:campaign_test_send", args=[campaign.pk]), {"addresses": "me@example.com"}
+    )
+    page = signed_in.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Confirm this sender address before sending from it." in page
+    assert smtp_server.messages == []
 
 
 def test_sending_from_the_page_reaches_every_address_once_and_shows_the_counts(
