@@ -98,6 +98,7 @@ class RecordingHandler:
     def __init__(self):
         self.messages = []
         self.replies = {}  # recipient -> SMTP reply to give instead of accepting
+        self.on_message = None  # called with the count of messages received, before answering
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.replies:

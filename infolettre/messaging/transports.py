@@ -5,11 +5,13 @@ of DATA, for a provider's API once it has accepted the message. The caller recor
 sent there, so a worker killed at any point does not send a recipient twice.
 """
 
+import binascii
 import smtplib
+import socket
 import ssl
+import uuid
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.header import Header
 from urllib.parse import unquote, urlsplit
 
 
@@ -22,12 +24,36 @@ class OutgoingMessage:
     html: str
 
     def as_bytes(self):
-        message = EmailMessage(policy=SMTP)
-        for name, value in self.headers.items():
-            message[name] = value
-        message.set_content(self.text, cte="quoted-printable")
-        message.add_alternative(self.html, subtype="html", cte="quoted-printable")
-        return message.as_bytes()
+        """The message in MIME (multipart/alternative, quoted-printable parts), written directly:
+        the standard library's generator costs milliseconds a message, too slow for campaigns."""
+        boundary = f"=_{uuid.uuid4().hex}"
+        lines = [f"{name}: {_encode_header(value)}" for name, value in self.headers.items()]
+        lines += ["MIME-Version: 1.0", f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
+        head = "\r\n".join(lines).encode()
+        return b"".join(
+            (
+                head,
+                _part(boundary, "text/plain", self.text),
+                _part(boundary, "text/html", self.html),
+                f"\r\n--{boundary}--\r\n".encode(),
+            )
+        )
+
+
+def _encode_header(value):
+    value = " ".join(str(value).splitlines())
+    if value.isascii():
+        return value
+    return Header(value, "utf-8").encode(maxlinelen=76, linesep="\r\n")
+
+
+def _part(boundary, content_type, body):
+    encoded = binascii.b2a_qp(body.replace("\r\n", "\n").encode(), istext=True).replace(b"\n", b"\r\n")
+    head = (
+        f"\r\n--{boundary}\r\nContent-Type: {content_type}; charset=\"utf-8\"\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    )
+    return head.encode() + encoded
 
 
 SENT, TEMPORARY, PERMANENT = "sent", "temporary", "permanent"
@@ -80,6 +106,9 @@ class SMTPTransport(Transport):
             self.connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             if self.use_tls:
                 self.connection.starttls(context=context)
+        # Each message ends with two small writes (see send): without this, Nagle's algorithm and the
+        # server's delayed acknowledgements hold every message back for tens of milliseconds.
+        self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connection.ehlo_or_helo_if_needed()
         if self.username:
             self.connection.login(self.username, self.password or "")

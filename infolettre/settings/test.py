@@ -1,5 +1,6 @@
 """The suite: in-memory mail, tasks run at once, a fast hasher where the test is not about passwords."""
 
+import os
 import tempfile
 
 from .base import *  # noqa: F403
@@ -19,3 +20,9 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "W
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = tempfile.mkdtemp(prefix="infolettre-test-media-")
+
+# SQLite tests use a file, so that a real worker process started by a test shares the database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {
+        "NAME": f"{tempfile.gettempdir()}/infolettre-test-{os.getpid()}.sqlite3"
+    }

@@ -1,9 +1,12 @@
 """A launched campaign reaches every sendable recipient exactly once, with the headers the law asks for."""
 
 import email
+from datetime import timedelta
 from email.policy import default as default_policy
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe, do_suppress
@@ -123,3 +126,21 @@ def test_a_permanent_refusal_bounces_and_suppresses_a_temporary_one_retries(
     assert Delivery.unscoped.get(email="r4@example.com").attempts == 1
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SENDING
+
+
+def test_an_unreachable_server_delays_the_campaign_and_loses_nothing(
+    owner, campaign, smtp_server, settings, django_capture_on_commit_callbacks
+):
+    """With the server down nothing is lost; once it is back, each recipient gets one message."""
+    settings.CAMPAIGN_TRANSPORT_URL = "smtp://127.0.0.1:1"
+    with tenant_scope(owner.tenant), django_capture_on_commit_callbacks(execute=True):
+        do_launch_campaign(campaign)
+    assert Delivery.unscoped.filter(status=DeliveryStatus.QUEUED).count() == 30
+    assert Campaign.unscoped.get(pk=campaign.pk).status == CampaignStatus.SENDING
+    settings.CAMPAIGN_TRANSPORT_URL = smtp_server.url
+    with time_machine.travel(
+        timezone.now() + timedelta(seconds=settings.CAMPAIGN_RETRY_SECONDS + 1)
+    ):
+        run_lane(campaign.pk)
+    assert received(smtp_server) == sorted(f"r{n}@example.com" for n in range(30))
+    assert Campaign.unscoped.get(pk=campaign.pk).status == CampaignStatus.SENT

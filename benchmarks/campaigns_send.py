@@ -1,0 +1,232 @@
+"""Campaign sending into a local SMTP server that accepts everything, against the floor of a plain
+smtplib loop sending the same number of pre-rendered messages over one connection.
+
+BENCH_CAMPAIGN_RECIPIENTS sets the size (100,000 by default).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from infolettre.accounts.actions import do_register_organisation
+from infolettre.accounts.tenancy import tenant_scope
+from infolettre.audience.actions import do_create_list
+from infolettre.audience.models import Contact, Subscription
+from infolettre.campaigns.actions import do_launch_campaign
+from infolettre.campaigns.models import Campaign, CampaignStatus, Delivery, SenderAddress
+from infolettre.campaigns.pipeline import build_message
+from infolettre.campaigns.templating import CompiledCampaign
+
+HTML = (
+    "<html><head><style>p { color: #333; font-family: sans-serif; }</style></head><body>"
+    "<h1>Bonjour {{ contact.name }}</h1>"
+    + "<p>Les nouvelles de la semaine, pour {{ contact.attributes.city }}.</p>" * 40
+    + "{{ footer }}</body></html>"
+)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def database_url():
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+class Sink:
+    def __init__(self):
+        self.port = free_port()
+        self.count_file = Path(tempfile.mkdtemp()) / "count"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.smtp_sink", str(self.port), str(self.count_file)]
+        )
+        while not self.count_file.exists():
+            time.sleep(0.05)
+
+    @property
+    def url(self):
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def count(self):
+        text = self.count_file.read_text()
+        return int(text) if text else 0
+
+    def settled_count(self):
+        """The count once the server has taken every message sent so far (it is written every 0.2 s)."""
+        last = -1
+        while (now := self.count()) != last:
+            last = now
+            time.sleep(0.5)
+        return now
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+def setup(recipients):
+    user = do_register_organisation(
+        {
+            "name": "Bench",
+            "title": "CEO",
+            "email": "bench-campaigns@example.com",
+            "company_name": "Bench Inc.",
+            "address": "1 rue Sherbrooke, Montréal",
+            "phone": "+15145550123",
+            "website": "https://example.com",
+        },
+        "a long enough passphrase 42",
+        consents={},
+        source="bench",
+    )
+    user.email_confirmed_at = timezone.now()
+    user.save()
+    tenant = user.tenant
+    with tenant_scope(tenant):
+        news = do_create_list(tenant, name="Bench list")
+        sender = SenderAddress.objects.create(
+            tenant=tenant, email="news@example.com", name="News", verified_at=timezone.now()
+        )
+    now = timezone.now()
+    for start in range(0, recipients, 10000):
+        contacts = Contact.unscoped.bulk_create(
+            Contact(
+                tenant=tenant,
+                email=f"r{n}@example.com",
+                name=f"Reader {n}",
+                attributes={"city": "Laval"},
+            )
+            for n in range(start, min(recipients, start + 10000))
+        )
+        Subscription.unscoped.bulk_create(
+            Subscription(
+                tenant=tenant,
+                contact=c,
+                mailing_list=news,
+                status="subscribed",
+                consent_basis="express",
+                consent_at=now,
+                consent_source="bench",
+                confirmed_at=now,
+            )
+            for c in contacts
+        )
+    return tenant, news, sender
+
+
+def floor(sink, message_bytes, count):
+    import smtplib
+
+    client = smtplib.SMTP("127.0.0.1", sink.port)
+    client.ehlo()
+    start = time.perf_counter()
+    for n in range(count):
+        client.sendmail("bounce@example.com", [f"r{n}@example.com"], message_bytes)
+    elapsed = time.perf_counter() - start
+    client.quit()
+    return count / elapsed
+
+
+def peak_rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_campaign(tenant, news, sender, sink, workers):
+    with tenant_scope(tenant):
+        campaign = Campaign.objects.create(
+            tenant=tenant,
+            name=f"{workers} workers",
+            subject="Nouvelles pour {{ contact.name }}",
+            sender=sender,
+            html=HTML,
+        )
+        campaign.lists.add(news)
+    before = sink.settled_count()
+    with override_settings(
+        TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    ):
+        start = time.perf_counter()
+        with tenant_scope(tenant):
+            do_launch_campaign(campaign)
+        queued = time.perf_counter() - start
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "infolettre.settings.bench_worker",
+        "DATABASE_URL": database_url(),
+        "CAMPAIGN_TRANSPORT_URL": sink.url,
+        "CAMPAIGN_LANES": str(workers),
+    }
+    command = [
+        sys.executable,
+        "manage.py",
+        "db_worker",
+        "--interval",
+        "0.05",
+        "--no-startup-delay",
+        "--no-reload",
+    ]
+    start = time.perf_counter()
+    processes = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL) for _ in range(workers)
+    ]
+    peaks = [0.0] * workers
+    while Campaign.unscoped.get(pk=campaign.pk).status != CampaignStatus.SENT:
+        time.sleep(0.5)
+        peaks = [max(p, peak_rss_mb(w.pid)) for p, w in zip(peaks, processes, strict=True)]
+    elapsed = time.perf_counter() - start
+    peaks = [max(p, peak_rss_mb(w.pid)) for p, w in zip(peaks, processes, strict=True)]
+    for process in processes:
+        process.terminate()
+        process.wait()
+    sent = sink.settled_count() - before
+    return queued, elapsed, sent, peaks
+
+
+def run():
+    recipients = int(os.environ.get("BENCH_CAMPAIGN_RECIPIENTS", "100000"))
+    print(f"campaigns_send ({recipients:,} recipients; database: {connection.vendor})")
+    tenant, news, sender = setup(recipients)
+    sink = Sink()
+    try:
+        with tenant_scope(tenant):
+            probe = Campaign(
+                tenant=tenant, subject="Nouvelles pour {{ contact.name }}", sender=sender, html=HTML
+            )
+            contact = Contact.objects.first()
+            message = build_message(
+                CompiledCampaign(probe),
+                probe,
+                Delivery(tenant=tenant, contact=contact, email=contact.email),
+            )
+        floor_rate = floor(sink, message.as_bytes(), recipients)
+        print(
+            f"  floor: smtplib loop, one connection, pre-rendered     {floor_rate:>8.0f} messages/s"
+        )
+        results = {}
+        for workers in (1, 2):
+            queued, elapsed, sent, peaks = run_campaign(tenant, news, sender, sink, workers)
+            results[workers] = rate = sent / elapsed
+            print(
+                f"  {workers} worker(s): {sent:,} sent in {elapsed:.1f} s           {rate:>8.0f} messages/s"
+                f"   (queue built in {queued:.1f} s; worker peak RSS {', '.join(f'{p:.0f}' for p in peaks)} MB)"
+            )
+        print(f"  1 worker / floor = {results[1] / floor_rate:.2f} (target >= 0.60)")
+        print(f"  2 workers / 1 worker = {results[2] / results[1]:.2f} (target >= 1.60)")
+    finally:
+        sink.stop()
