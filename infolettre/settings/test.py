@@ -23,6 +23,6 @@ MEDIA_ROOT = tempfile.mkdtemp(prefix="infolettre-test-media-")
 
 # SQLite tests use a file, so that a real worker process started by a test shares the database.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {
+    DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": f"{tempfile.gettempdir()}/infolettre-test-{os.getpid()}.sqlite3"
     }

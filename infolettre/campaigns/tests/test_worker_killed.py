@@ -43,9 +43,7 @@ def start_worker(smtp_url):
         "--no-startup-delay",
         "--no-reload",
     ]
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=open("/tmp/worker.log", "ab")
-    )
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wait_until_sent(campaign, seconds=60):
