@@ -15,10 +15,10 @@ def main():
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        from benchmarks import accounts, audience_segments
+        from benchmarks import accounts, audience_import, audience_segments
 
         names = sys.argv[1:]
-        for module in (accounts, audience_segments):
+        for module in (accounts, audience_segments, audience_import):
             if not names or module.__name__.rsplit(".", 1)[-1] in names:
                 module.run()
 
