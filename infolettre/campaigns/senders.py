@@ -6,6 +6,7 @@ ends up in browser histories and proxy logs), and stops working once it expires.
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.tasks import task
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from infolettre.accounts.errors import InvalidLink
 from infolettre.accounts.models import User
 from infolettre.accounts.tokens import address_digest
-from infolettre.errors import Conflict
+from infolettre.errors import Conflict, Throttled
 from infolettre.messaging.email import MessageKind, send_email
 
 from .actions import check_tenant_can_send
@@ -34,6 +35,13 @@ class SenderInUse(Conflict):
     message = _(
         "Campaigns use this sender address: a sent or scheduled campaign keeps its sender, and a "
         "draft must first be given another one."
+    )
+
+
+class SenderLinkThrottled(Throttled):
+    code = "sender_link_throttled"
+    message = _(
+        "A link was sent to this address a few minutes ago; wait before asking for another."
     )
 
 
@@ -116,6 +124,10 @@ def do_add_sender(user, *, email, name):
         sender.verified_at = timezone.now()
         sender.save(update_fields=["verified_at"])
     else:
+        # One link per address every few minutes: the form cannot be used to flood a mailbox.
+        interval = getattr(settings, "SENDER_LINK_INTERVAL", 300)
+        if not cache.add(f"campaigns:sender-link:{sender.pk}", True, interval):
+            raise SenderLinkThrottled()
         transaction.on_commit(lambda: send_sender_verification.enqueue(sender.pk, user.pk))
     return sender
 

@@ -512,7 +512,7 @@ def senders(request):
                 )
             except sender_actions.SenderTaken as e:
                 errors["email"] = str(e.message)
-            except AccountNotConfirmed as e:
+            except InfolettreError as e:
                 messages.error(request, str(e.message))
                 return redirect("campaigns:senders")
             else:
