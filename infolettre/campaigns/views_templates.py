@@ -179,11 +179,11 @@ def _send_test(request, template):
             reply_to=request.user.email,
         )
     except AccountNotConfirmed as error:
-        return {"__all__": str(error.message)}
+        return {"form": str(error.message)}
     except TemplateError as error:
-        return {"__all__": str(error.message)}
+        return {"form": str(error.message)}
     except InfolettreError as error:
-        field = (error.details[0].get("field") if error.details else None) or "__all__"
+        field = (error.details[0].get("field") if error.details else None) or "form"
         return {field: str(error.message)}
     sent = [r["email"] for r in results if r["sent"]]
     refused = [f"{r['email']} ({r['detail']})" for r in results if not r["sent"]]
