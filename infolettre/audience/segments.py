@@ -21,7 +21,8 @@ all) and a condition is `{"field": ..., "op": ..., "value": ...}`:
 - `engagement`: engaged_within_days / not_engaged_within_days (a number of days), never_engaged.
 - `created_at`: before / after / within_last_days, when the contact was added.
 
-The compiled query is over `Contact.objects`, hence always within the active client's contacts; list
+A definition without conditions selects every contact; a nested group needs at least one. The
+compiled query is over `Contact.objects`, hence always within the active client's contacts; list
 conditions are subqueries, so a contact appears once however many lists match.
 """
 
@@ -57,11 +58,12 @@ MAX_TEXT = 500
 MAX_DAYS = 36500
 MAX_LISTS = 50
 MAX_NAME = 200
+MAX_ID = 2**63 - 1
 ATTRIBUTE_PREFIX = "attribute:"
 ATTRIBUTE_KEY = re.compile(r"[a-z0-9_]{1,64}")
 DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-MATCHES = {"all": gettext_lazy("all"), "any": gettext_lazy("any")}
+MATCHES = ("all", "any")
 FIELDS = {
     "email": gettext_lazy("Email address"),
     "name": gettext_lazy("Name"),
@@ -226,14 +228,7 @@ class _Checker:
             return None
         field, op = node.get("field"), node.get("op")
         if not isinstance(field, str) or not operators_for(field):
-            if isinstance(field, str) and field.startswith(ATTRIBUTE_PREFIX):
-                message = _(
-                    "An attribute name has 1 to 64 lowercase letters, digits or underscores."
-                )
-            elif field is None:
-                message = _("Choose a field.")
-            else:
-                message = _("Unknown field.")
+            message = _("Choose a field.") if field is None else _("Unknown field.")
             self.problem(f"{path}.field", message)
             return None
         if field.startswith(ATTRIBUTE_PREFIX) and not ATTRIBUTE_KEY.fullmatch(
@@ -262,7 +257,7 @@ class _Checker:
             checked["value"] = getattr(self, f"_{kind}_value")(node["value"], op, value_path)
         if kind == "list":
             status = node.get("status", "subscribed")
-            if status not in LIST_STATUSES:
+            if not isinstance(status, str) or status not in LIST_STATUSES:
                 self.problem(
                     f"{path}.status",
                     _("Choose subscribed, unconfirmed, unsubscribed or any."),
@@ -312,7 +307,9 @@ class _Checker:
         if (
             not ids
             or len(ids) > MAX_LISTS
-            or any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in ids)
+            or any(
+                isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= MAX_ID for i in ids
+            )
         ):
             self.problem(path, _("Choose one or more of your lists."))
             return value

@@ -356,7 +356,6 @@ def _builder_context(request, builder):
         "builder": builder,
         "known_keys": keys,
         "field_choices": _field_choices(builder, keys),
-        "matches": list(MATCHES.items()),
         "value_types": list(VALUE_TYPES.items()),
         "statuses": list(LIST_STATUSES.items()),
         "lists": [(str(pk), name) for pk, name in MailingList.objects.values_list("pk", "name")],

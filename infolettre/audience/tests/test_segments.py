@@ -352,6 +352,8 @@ INVALID = [
     (one({"field": "list", "op": "in", "value": "x"}), ["conditions.0.value"]),
     (one({"field": "list", "op": "in", "value": []}), ["conditions.0.value"]),
     (one({"field": "list", "op": "in", "value": [True]}), ["conditions.0.value"]),
+    (one({"field": "list", "op": "in", "value": [2**64]}), ["conditions.0.value"]),
+    (one({"field": "list", "op": "in", "value": 1, "status": ["any"]}), ["conditions.0.status"]),
     (
         one({"field": "list", "op": "in", "value": [999999], "status": "gone"}),
         ["conditions.0.status"],
