@@ -62,6 +62,7 @@ VALUE_TYPES = {
 BOOLEAN_WORDS = {"true": True, "yes": True, "oui": True, "false": False, "no": False, "non": False}
 _ROW = re.compile(r"g([0-9]{1,3})-c([0-9]{1,3})-field")
 _GROUP = re.compile(r"g([0-9]{1,3})-match")
+_WHOLE = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass
@@ -228,14 +229,19 @@ def _number(text):
     return int(number) if number.is_integer() and "." not in text else number
 
 
+def _whole(text):
+    """A whole number as typed, or the text itself for the checks to refuse."""
+    return int(text) if _WHOLE.fullmatch(text) else text
+
+
 def _condition(row, path, problems):
     condition = {"field": row.field, "op": row.op}
     widget = row.widget
     if widget == "list":
-        condition["value"] = [int(i) if i.isdigit() else i for i in row.lists]
+        condition["value"] = [_whole(i) for i in row.lists]
         condition["status"] = row.status
     elif widget == "days":
-        condition["value"] = int(row.value) if row.value.isdigit() else row.value
+        condition["value"] = _whole(row.value)
     elif widget == "attribute" and row.value_type == "number":
         condition["value"] = _number(row.value)
         if condition["value"] is None:

@@ -87,6 +87,9 @@ def test_live_count_answers_a_fragment(signed_in):
     assert response.content.decode().startswith("<strong>1</strong>")
     everyone = signed_in.post(COUNT, {"match": "all", "g0-match": "any", "g0-c0-field": ""})
     assert everyone.content.decode().startswith("<strong>5</strong>")
+    odd_days = {"g0-c0-field": "created_at", "g0-c0-op": "within_last_days", "g0-c0-value": "²"}
+    odd = signed_in.post(COUNT, {"match": "all", "g0-match": "all", **odd_days})
+    assert (odd.status_code, 'class="field-error"' in odd.content.decode()) == (200, True)
     wrong = signed_in.post(COUNT, {**TWO_CONDITIONS, "g0-c1-value": "forty"})
     assert (wrong.status_code, "<strong>" in wrong.content.decode()) == (200, False)
     assert 'class="field-error"' in wrong.content.decode()
