@@ -98,7 +98,7 @@ OPERATORS = {
 }
 LIST_STATUSES = {
     "subscribed": gettext_lazy("subscribed"),
-    "unconfirmed": gettext_lazy("not confirmed yet"),
+    "unconfirmed": gettext_lazy("awaiting confirmation"),
     "unsubscribed": gettext_lazy("unsubscribed"),
     "any": gettext_lazy("with any status"),
 }
