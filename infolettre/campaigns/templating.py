@@ -13,6 +13,7 @@ contact's data never stops a campaign; a syntax error, an unknown name or a reac
 internals is refused when the template is saved (`check_template`).
 """
 
+import html as html_module
 import operator
 import re
 import secrets
@@ -193,6 +194,7 @@ class Piece:
     text: str
     context: str = ""  # text, attr, tag, comment, rcdata or rawtext: the HTML around a construct
     depth: int = 0  # how many Jinja blocks enclose it
+    attribute: str = ""  # the attribute whose value holds it, in the attr context
 
 
 class _HtmlPosition:
@@ -203,6 +205,8 @@ class _HtmlPosition:
         self.tag = ""
         self.end_tag = False
         self.last = ""
+        self.in_tag = ""  # what the open tag says so far, for the attribute a value belongs to
+        self.attribute = ""
         self.body_ends = []  # offsets of top-level </body> tags
 
     def context(self):
@@ -214,9 +218,15 @@ class _HtmlPosition:
             return "rcdata" if self.tag in _RCDATA else "rawtext"
         return self.state  # text or comment
 
+    def attribute_at(self):
+        if self.state == "tag" and self.last == "=":
+            self.attribute = _attribute_before(self.in_tag)
+        return self.attribute if self.context() == "attr" else ""
+
     def after_construct(self):
         if self.state == "tag":
             self.last = "x"
+            self.in_tag += "x"
 
     def feed(self, data, offset, depth):
         i, n = 0, len(data)
@@ -231,18 +241,20 @@ class _HtmlPosition:
                 match = _TAG_OPEN.match(data, j)
                 if match:
                     self.state, self.tag, self.end_tag = "tag", match[2].lower(), bool(match[1])
-                    self.last = ""
+                    self.last = self.in_tag = ""
                     if self.end_tag and self.tag == "body" and depth == 0:
                         self.body_ends.append(offset + j)
                     i = match.end()
                 elif data.startswith(("<!", "<?"), j):
                     self.state, self.tag, self.end_tag, self.last = "tag", "!", False, ""
+                    self.in_tag = ""
                     i = j + 2
                 else:
                     i = j + 1
             elif self.state == "tag":
                 match = _TAG_STOP.search(data, i)
                 stop = match.start() if match else n
+                self.in_tag += data[i:stop]
                 stripped = data[i:stop].rstrip()
                 if stripped:
                     self.last = stripped[-1]
@@ -253,12 +265,14 @@ class _HtmlPosition:
                     self.state = "raw" if raw else "text"
                 else:
                     self.state = "dq" if match[0] == '"' else "sq"
+                    self.attribute = _attribute_before(self.in_tag)
                 i = match.end()
             elif self.state in ("dq", "sq"):
                 j = data.find('"' if self.state == "dq" else "'", i)
                 if j < 0:
                     return
                 self.state, self.last, i = "tag", '"', j + 1
+                self.in_tag += '""'
             elif self.state == "comment":
                 j = data.find("-->", i)
                 if j < 0:
@@ -269,6 +283,14 @@ class _HtmlPosition:
                 if not match:
                     return
                 self.state, self.end_tag, self.last, i = "tag", True, "", match.end()
+
+
+_ATTRIBUTE_BEFORE = re.compile(r"([^\s\"'<>/=]+)\s*=\s*$")
+
+
+def _attribute_before(tag_text):
+    match = _ATTRIBUTE_BEFORE.search(tag_text)
+    return match[1].lower() if match else ""
 
 
 def _construct_end(source, start, closer):
@@ -329,7 +351,7 @@ def split_source(source):
             word = word[1] if word else ""
             if word.startswith("end"):
                 depth = max(depth - 1, 0)
-        pieces.append(Piece(kind, text, html.context(), depth))
+        pieces.append(Piece(kind, text, html.context(), depth, html.attribute_at()))
         if kind == "stmt" and (word in _OPENERS or (word == "set" and "=" not in text)):
             depth += 1
         html.after_construct()
@@ -452,6 +474,13 @@ def footer_text(footer_html, unsubscribe_url):
 # Deriving the inlined HTML and the text template once --------------------------------------------
 
 
+_SELECTED_ATTRIBUTES = frozenset(("class", "id"))
+_STYLE_CONTENT = re.compile(r"<style\b[^>]*>(.*?)</style", re.DOTALL | re.IGNORECASE)
+# Selectors whose match depends on an element's place or attributes, which loops, conditions
+# and values in attributes change from one recipient to the next.
+_STRUCTURAL_SELECTORS = re.compile(r":(?:nth-|first-|last-|only-|empty)|[+~\[]")
+
+
 class _Tokens:
     """A template's source with each construct replaced by a token that HTML tools leave alone."""
 
@@ -461,6 +490,9 @@ class _Tokens:
         self.bare = re.compile(f"J{self.nonce}N\\d+Z")
         self.constructs, self.in_text, parts = {}, [], []
         self.safe = True
+        # Which elements a rule selects must not depend on the recipient for the rules to be
+        # inlined once: no construct in a class or id, nor structural selectors with constructs.
+        self.dynamic_selection = self.dynamic_structure = False
         for n, piece in enumerate(pieces):
             if piece.kind == "data":
                 parts.append(piece.text)
@@ -469,6 +501,10 @@ class _Tokens:
                 continue
             if piece.kind == "raw" or piece.context in ("tag", "rawtext"):
                 self.safe = False
+            if piece.attribute in _SELECTED_ATTRIBUTES:
+                self.dynamic_selection = True
+            if piece.kind == "stmt" or piece.context == "attr":
+                self.dynamic_structure = True
             token = f"J{self.nonce}N{n}Z"
             self.constructs[n] = piece.text
             if piece.context == "text":
@@ -477,6 +513,12 @@ class _Tokens:
             else:
                 parts.append(token)
         self.html = "".join(parts)
+        styles = " ".join(_STYLE_CONTENT.findall(self.html))
+        self.inline_once = (
+            self.safe
+            and not self.dynamic_selection
+            and not (self.dynamic_structure and _STRUCTURAL_SELECTORS.search(styles))
+        )
 
     def found(self, text):
         return [int(m[1] or m[2]) for m in self.pattern.finditer(text)]
@@ -494,8 +536,6 @@ _WHITESPACE = re.compile(r"\s+")
 
 def _text_order(html, tokens):
     """The text of an HTML source and its tokens in reading order, to see whether anything moved."""
-    import html as html_module
-
     html = _STYLE_OR_SCRIPT.sub("", html)
     html = tokens.pattern.sub(lambda m: f" T{m[1] or m[2]} ", html)
     html = _TAGS.sub(" ", _HTML_COMMENT.sub(" ", html))
@@ -504,7 +544,7 @@ def _text_order(html, tokens):
 
 def _inlined_source(tokens):
     """The source with its CSS inlined, or None when that cannot be done safely once for all."""
-    if not tokens.safe:
+    if not tokens.inline_once:
         return None
     try:
         inlined = inline_css(tokens.html)
@@ -515,6 +555,17 @@ def _inlined_source(tokens):
     if _text_order(inlined, tokens) != _text_order(tokens.html, tokens):
         return None
     return inlined
+
+
+_MADE_DELIMITER = re.compile(r"\{(?=[{%#])")
+
+
+def _literal_braces(text):
+    """Keep as text a "{{", "{%" or "{#" that an HTML tool made (from entities, or by joining text).
+
+    The source had none outside its constructs, which are tokens at this point.
+    """
+    return _MADE_DELIMITER.sub("{{ '{' }}", text)
 
 
 _TABLE_PARTS = frozenset(("table", "tbody", "thead", "tfoot"))
@@ -559,7 +610,7 @@ def _text_source(tokenised_html, tokens):
     in_text = set(tokens.in_text)
     if [n for n in tokens.found(text) if n in in_text] != tokens.in_text:
         return None
-    return tidy_text(tokens.restore(text, _plain_construct))
+    return tidy_text(tokens.restore(_literal_braces(text), _plain_construct))
 
 
 # Compiled messages -------------------------------------------------------------------------------
@@ -651,7 +702,7 @@ class CompiledMessage:
         self.html = None
         if inlined is not None:
             try:
-                self.html = html_environment().from_string(tokens.restore(inlined))
+                self.html = html_environment().from_string(tokens.restore(_literal_braces(inlined)))
             except TemplateSyntaxError:
                 self.inline_each = True
         if self.html is None:

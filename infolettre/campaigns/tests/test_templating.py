@@ -265,14 +265,14 @@ def test_inlining_keeps_the_jinja_constructs_working():
     html = (
         "<html><head><style>td { padding: 4px; }</style></head><body><table>"
         "{% if contact.attributes.vip %}<tr><td>VIP</td></tr>{% endif %}"
-        "{% for n in range(2) %}<tr><td class='row-{{ n }}'>Row {{ n }}</td></tr>{% endfor %}"
+        "{% for n in range(2) %}<tr><td title='row-{{ n }}'>Row {{ n }}</td></tr>{% endfor %}"
         "</table></body></html>"
     )
     compiled = CompiledMessage("s", html, ORGANISATION)
     assert compiled.inline_each is False
     _s, plain, text = compiled.render(contact(), unsubscribe_url=URL, footer_html="")
     assert "VIP" not in plain and "VIP" not in text
-    assert '<td class="row-1" style="padding: 4px;">Row 1</td>' in plain
+    assert '<td title="row-1" style="padding: 4px;">Row 1</td>' in plain
     _s, vip, vip_text = compiled.render(contact(vip=True), unsubscribe_url=URL, footer_html="")
     assert '<td style="padding: 4px;">VIP</td>' in vip
     assert vip_text.index("VIP") < vip_text.index("Row 0") < vip_text.index("Row 1")
@@ -330,3 +330,38 @@ def test_the_default_template_greets_a_contact_without_a_name():
         html = default_template_html()
     _subject, rendered, _text = render(html, who=contact(name=""))
     assert '<p style="margin: 0 0 16px;">Hello,</p>' in rendered
+
+
+def test_braces_written_as_entities_stay_text():
+    """Braces a template writes as HTML entities are shown, never run as a construct."""
+    _subject, html, text = render(
+        "<p>&#123;&#123; contact.name &#125;&#125; {{ contact.email }}</p>"
+    )
+    assert "<p>{{ contact.name }} zoe@example.com</p>" in html
+    assert "{{ contact.name }} zoe@example.com" in text
+    assert "Zoé" not in html
+
+
+def test_a_class_chosen_per_recipient_gets_its_rules():
+    """A class set by a condition is styled by the rules of the class each recipient ends up with."""
+    html = (
+        "<html><head><style>.vip { font-weight: bold; }</style></head><body>"
+        '<p class="{% if contact.attributes.vip %}vip{% endif %}">Hi</p></body></html>'
+    )
+    compiled = CompiledMessage("s", html, ORGANISATION)
+    _s, vip, _t = compiled.render(contact(vip=True), unsubscribe_url=URL, footer_html="")
+    _s, plain, _t = compiled.render(contact(), unsubscribe_url=URL, footer_html="")
+    assert '<p class="vip" style="font-weight: bold;">Hi</p>' in vip
+    assert '<p class="">Hi</p>' in plain
+
+
+def test_rules_on_an_elements_place_follow_the_rows_a_loop_makes():
+    """An :nth-child rule styles the rows a loop makes, not the loop's single written row."""
+    html = (
+        "<html><head><style>tr:nth-child(2) td { color: red; }</style></head><body><table>"
+        "{% for n in range(3) %}<tr><td>{{ n }}</td></tr>{% endfor %}</table></body></html>"
+    )
+    _s, rendered, _t = render(html)
+    assert "<td>0</td>" in rendered
+    assert '<td style="color: red;">1</td>' in rendered
+    assert "<td>2</td>" in rendered
