@@ -464,7 +464,8 @@ _URL_MARK = "INFOLETTREURLMARK"
 def footer_text(footer_html, unsubscribe_url):
     """The footer's text form; converted once per organisation, not once per recipient."""
     escaped = escape(unsubscribe_url)
-    if unsubscribe_url and escaped in footer_html:
+    # A real link is long and unique; a stand-in such as "#" is left in place.
+    if len(unsubscribe_url) > 8 and escaped in footer_html:
         return _footer_text(footer_html.replace(escaped, _URL_MARK)).replace(
             _URL_MARK, unsubscribe_url
         )
