@@ -110,6 +110,8 @@ class RecordingHandler:
         self.messages.append(
             (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
         )
+        if self.on_message is not None:
+            self.on_message(len(self.messages))
         return "250 Message accepted"
 
 
