@@ -83,6 +83,8 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent", _("Sent")
     BOUNCED = "bounced", _("Bounced")
     FAILED = "failed", _("Failed")
+    # Unsubscribed, suppressed or lapsed between the launch and the moment of sending.
+    SKIPPED = "skipped", _("Not sent: no longer subscribed")
 
 
 class Delivery(TenantOwned):

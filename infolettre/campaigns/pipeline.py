@@ -80,6 +80,22 @@ def claim_batch(campaign, size):
     return list(Delivery.unscoped.filter(pk__in=ids).select_related("contact").order_by("id"))
 
 
+def skip_no_longer_sendable(campaign, batch):
+    """Withdrawal applies to every message not yet sent: drop who left since the launch."""
+    contact_ids = [d.contact_id for d in batch if d.contact_id is not None]
+    sendable = set(
+        sendable_contacts(list(campaign.lists.all()))
+        .filter(pk__in=contact_ids)
+        .values_list("pk", flat=True)
+    )
+    skipped = [d.pk for d in batch if d.contact_id not in sendable]
+    if skipped:
+        Delivery.unscoped.filter(pk__in=skipped).update(
+            status=DeliveryStatus.SKIPPED, claimed_until=None
+        )
+    return [d for d in batch if d.contact_id in sendable]
+
+
 def message_headers(campaign, delivery, unsubscribe_url, subject):
     domain = settings.BOUNCE_DOMAIN
     headers = {
@@ -209,6 +225,7 @@ def run_lane(campaign_id, *, seconds=None):
                 batch = claim_batch(campaign, settings.CAMPAIGN_BATCH_SIZE)
                 if not batch:
                     break
+                batch = skip_no_longer_sendable(campaign, batch)
                 for index, delivery in enumerate(batch):
                     if index % 50 == 0 and not _still_sending(campaign):
                         _release(batch[index:])

@@ -144,3 +144,22 @@ def test_an_unreachable_server_delays_the_campaign_and_loses_nothing(
         run_lane(campaign.pk)
     assert received(smtp_server) == sorted(f"r{n}@example.com" for n in range(30))
     assert Campaign.unscoped.get(pk=campaign.pk).status == CampaignStatus.SENT
+
+
+def test_someone_who_unsubscribes_during_sending_gets_nothing_more(
+    owner, campaign, smtp_server, settings, django_capture_on_commit_callbacks
+):
+    """An unsubscribe or a suppression after the launch stops every message not yet sent."""
+    settings.CAMPAIGN_TRANSPORT_URL = "smtp://127.0.0.1:1"
+    with tenant_scope(owner.tenant), django_capture_on_commit_callbacks(execute=True):
+        do_launch_campaign(campaign)
+    do_suppress(owner.tenant, "r5@example.com", "unsubscribed")
+    settings.CAMPAIGN_TRANSPORT_URL = smtp_server.url
+    with time_machine.travel(
+        timezone.now() + timedelta(seconds=settings.CAMPAIGN_RETRY_SECONDS + 1)
+    ):
+        run_lane(campaign.pk)
+    assert "r5@example.com" not in received(smtp_server)
+    assert len(received(smtp_server)) == 29
+    assert Delivery.unscoped.get(email="r5@example.com").status == DeliveryStatus.SKIPPED
+    assert Campaign.unscoped.get(pk=campaign.pk).status == CampaignStatus.SENT
