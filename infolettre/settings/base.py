@@ -180,6 +180,10 @@ CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
 CAMPAIGN_RETRY_SECONDS = env.int("CAMPAIGN_RETRY_SECONDS", default=60)
 # Return paths (VERP) and one-click mailto unsubscribes use this domain; its MX is the bounce server.
 BOUNCE_DOMAIN = env.str("BOUNCE_DOMAIN", default="bounces.infolettre.local")
+BOUNCE_SERVER_HOST = env.str("BOUNCE_SERVER_HOST", default="127.0.0.1")
+BOUNCE_SERVER_PORT = env.int("BOUNCE_SERVER_PORT", default=2526)
+# Soft bounces (mailbox full, greylisting) of one address within 30 days before it is suppressed.
+SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
 
 # Who runs this deployment: shown in the policy, in the footer and in every message.
 OPERATOR = {
