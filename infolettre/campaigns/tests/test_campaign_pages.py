@@ -40,7 +40,9 @@ def campaign_rows():
 
 @pytest.fixture
 def signed_in(client, owner):
+    """The owner's browser, in English: messages are worded when the POST is answered."""
     client.force_login(owner)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
 
 
@@ -147,9 +149,10 @@ def test_creating_a_campaign_from_a_template_makes_a_draft_and_opens_it(signed_i
 
 
 def test_a_campaign_without_a_template_starts_from_the_default_layout(signed_in, owner, audience):
+    """Its sample words are in the language of the page that created it."""
     news, sender = audience
     signed_in.post(CREATE, create_form(news, sender))
-    with translation.override("fr"):
+    with translation.override("en"):
         assert Campaign.unscoped.get().html == default_template_html()
 
 
@@ -373,7 +376,9 @@ def test_an_unconfirmed_account_is_told_to_confirm_before_sending(client, make_c
     news, sender = make_audience(unconfirmed, size=2)
     campaign = make_draft(unconfirmed, news, sender)
     client.force_login(unconfirmed)
-    response = client.post(reverse("campaigns:campaign_send", args=[campaign.pk]))
+    response = client.post(
+        reverse("campaigns:campaign_send", args=[campaign.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    )
     page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Confirm your address from the welcome message before sending anything." in page
     assert (Campaign.unscoped.get().status, Delivery.unscoped.count()) == ("draft", 0)
