@@ -91,7 +91,7 @@ def test_a_template_that_escapes_the_sandbox_is_refused_and_not_saved(client, ow
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "template_error"
-    assert body["message"].startswith(f"Line {line}: ")
+    assert body["message"].startswith(f"Ligne {line} : ")
     assert body["details"][0]["field"] == "html" and body["details"][0]["line"] == line
     assert _templates() == []
 
@@ -261,7 +261,7 @@ def test_six_addresses_are_refused_and_nothing_is_sent(
     )
     assert response.status_code == 422
     assert response.json()["code"] == "too_many_test_addresses"
-    assert response.json()["message"] == "A test goes to at most 5 addresses; you gave 6."
+    assert response.json()["message"] == "Un essai va à au plus 5 adresses; vous en avez indiqué 6."
     assert smtp_server.messages == []
 
 

@@ -71,7 +71,7 @@ def test_a_refused_template_shows_the_message_in_place_and_saves_nothing(signed_
     assert response.status_code == 400
     page = response.content.decode()
     assert 'id="id_html-error"' in page
-    assert "Line 2: " in page
+    assert "Ligne 2 : " in page
     assert _templates() == []
 
 
@@ -82,7 +82,7 @@ def test_editing_saves_and_a_refused_edit_changes_nothing(signed_in, template):
     before = _templates()
     response = signed_in.post(url, {"name": "Again", "html": "{% include '/etc/passwd' %}"})
     assert response.status_code == 400
-    assert "cannot include, import or extend" in response.content.decode()
+    assert "ne peut pas inclure, importer ni étendre" in response.content.decode()
     assert (
         _templates()
         == before

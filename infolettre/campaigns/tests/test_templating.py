@@ -61,7 +61,7 @@ def test_reaching_python_internals_or_files_is_refused_with_its_line(html, line)
     """Internals, includes, imports and extends are refused when checked, naming the line."""
     error = refusal(html)
     assert error.code == "template_error"
-    assert str(error.message).startswith(f"Line {line}: ")
+    assert str(error.message).startswith(f"Ligne {line} : ")
     assert error.details[0]["field"] == "html"
     assert error.details[0]["line"] == line
 
@@ -69,7 +69,7 @@ def test_reaching_python_internals_or_files_is_refused_with_its_line(html, line)
 def test_an_escape_built_at_run_time_is_refused_when_checked():
     """A name assembled while rendering is stopped by the sandbox, and refused with its line."""
     error = refusal("<p>ok</p>\n<p>{{ contact[('__cla' ~ 'ss__')] }}</p>")
-    assert str(error.message).startswith("Line 2: ")
+    assert str(error.message).startswith("Ligne 2 : ")
     assert "unsafe" in str(error.message)
 
 
@@ -84,14 +84,14 @@ def test_the_environment_has_no_loader_so_nothing_is_read_from_disk():
 def test_a_syntax_error_is_refused_with_its_line():
     """A malformed construct is named with the line Jinja reports."""
     error = refusal("<p>one</p>\n<p>two</p>\n<p>{{ contact.name }</p>")
-    assert str(error.message).startswith("Line 3: ")
+    assert str(error.message).startswith("Ligne 3 : ")
     assert "'}'" in str(error.message)
 
 
 def test_an_unknown_name_is_refused_and_the_known_ones_are_listed():
     """A misspelt name is caught when saved rather than printing nothing to every recipient."""
     error = refusal("<p>Hello {{ contcat.name }}</p>")
-    assert str(error.message).startswith("Line 1: “contcat” is not known.")
+    assert str(error.message).startswith("Ligne 1 : « contcat » est inconnu.")
     assert "contact" in str(error.message)
 
 
@@ -217,7 +217,7 @@ def test_a_template_cannot_remove_the_footer(html):
 def test_the_footer_cannot_be_put_in_an_attribute():
     """A placeholder inside a tag is refused when saved, with its line."""
     error = refusal('<p>\n<img alt="{{ footer }}"></p>')
-    assert str(error.message).startswith("Line 2: put {{ footer }} in the text")
+    assert str(error.message).startswith("Ligne 2 : placez {{ footer }} dans le texte")
 
 
 def test_the_footer_names_the_sender_and_links_to_unsubscribe():
