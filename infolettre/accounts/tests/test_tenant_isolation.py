@@ -20,6 +20,8 @@ from infolettre.audience.models import (
     Subscription,
     Suppression,
 )
+from infolettre.campaigns.models import Campaign, SenderAddress
+from infolettre.campaigns.template_actions import do_create_template
 
 
 def _in_tenant(make):
@@ -49,6 +51,26 @@ def _import(owner_a):
     )
 
 
+def _sender(owner_a):
+    return SenderAddress.objects.get_or_create(
+        tenant=owner_a.tenant,
+        email="a-sender@example.com",
+        defaults={"name": "A", "verified_at": timezone.now()},
+    )[0]
+
+
+def _campaign(owner_a):
+    campaign = Campaign.objects.create(
+        tenant=owner_a.tenant,
+        name="A's campaign",
+        subject="Hi",
+        sender=_sender(owner_a),
+        html="<p>Hi</p>",
+    )
+    campaign.lists.add(do_create_list(owner_a.tenant, name="A's campaign list"))
+    return campaign
+
+
 # Each path parameter that names an object, and how to make one that belongs to tenant A.
 OBJECT_FACTORIES = {
     "member_id": lambda owner_a, make_member: make_member(owner_a.tenant).pk,
@@ -65,6 +87,11 @@ OBJECT_FACTORIES = {
         lambda owner_a, _: do_suppress(owner_a.tenant, "a-gone@example.com")
     ),
     "import_id": _in_tenant(lambda owner_a, _: _import(owner_a)),
+    "campaign_id": _in_tenant(lambda owner_a, _: _campaign(owner_a)),
+    "sender_id": _in_tenant(lambda owner_a, _: _sender(owner_a)),
+    "template_id": _in_tenant(
+        lambda owner_a, _: do_create_template(owner_a.tenant, name="A's template")
+    ),
     "segment_id": _in_tenant(
         lambda owner_a, _: Segment.objects.create(
             tenant=owner_a.tenant, name="A's segment", definition={}
@@ -81,6 +108,9 @@ VALID_BODIES = {
     },
     ("/api/v1/contacts/{contact_id}", "patch"): {"name": "Renamed"},
     ("/api/v1/subscriptions/{subscription_id}", "patch"): {"status": "unsubscribed"},
+    ("/api/v1/campaigns/{campaign_id}", "patch"): {"name": "Renamed"},
+    ("/api/v1/campaigns/{campaign_id}/test", "post"): {"addresses": ["b@example.com"]},
+    ("/api/v1/templates/{template_id}/test", "post"): {"addresses": ["b@example.com"], "subject": "Hi"},
 }
 
 
