@@ -20,6 +20,7 @@ from infolettre.audience.models import SuppressionReason
 from infolettre.audience.queries import sendable_contacts
 from infolettre.messaging.transports import PERMANENT, SENT, OutgoingMessage, transport_from_url
 
+from .errors import TemplateError
 from .models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from .templating import CompiledCampaign
 from .throttle import acquire_send_slots
@@ -158,6 +159,12 @@ def _retry_later(delivery, detail):
     )
 
 
+def _fail(delivery, detail):
+    Delivery.unscoped.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.FAILED, claimed_until=None, error=str(detail)[:300]
+    )
+
+
 def _bounce(delivery, detail):
     Delivery.unscoped.filter(pk=delivery.pk).update(
         status=DeliveryStatus.BOUNCED,
@@ -184,8 +191,15 @@ def send_one(transport, compiled, campaign, delivery):
         committed = True
 
     try:
+        message = build_message(compiled, campaign, delivery)
+    except TemplateError as error:
+        # One contact's data broke the template (say, arithmetic on a text value): that message
+        # fails, the campaign goes on.
+        _fail(delivery, f"template: {error.message}")
+        return
+    try:
         transport.open()
-        result = transport.send(build_message(compiled, campaign, delivery), commit)
+        result = transport.send(message, commit)
     except (OSError, EOFError) as error:
         if not committed:
             _retry_later(delivery, f"connection: {error.__class__.__name__}")

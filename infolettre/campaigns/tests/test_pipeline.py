@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe, do_suppress
+from infolettre.audience.models import Contact
 from infolettre.campaigns.actions import do_launch_campaign
 from infolettre.campaigns.models import (
     Campaign,
@@ -162,4 +163,21 @@ def test_someone_who_unsubscribes_during_sending_gets_nothing_more(
     assert "r5@example.com" not in received(smtp_server)
     assert len(received(smtp_server)) == 29
     assert Delivery.unscoped.get(email="r5@example.com").status == DeliveryStatus.SKIPPED
+    assert Campaign.unscoped.get(pk=campaign.pk).status == CampaignStatus.SENT
+
+
+def test_a_contact_whose_data_breaks_the_template_fails_alone(
+    owner, campaign, smtp_server, django_capture_on_commit_callbacks
+):
+    """Arithmetic on one contact's text attribute fails that message; everyone else is mailed."""
+    Campaign.unscoped.filter(pk=campaign.pk).update(
+        html="<p>{{ contact.attributes.seats | round }}</p>{{ footer }}"
+    )
+    Contact.unscoped.filter(email="r7@example.com").update(attributes={"seats": "many"})
+    Contact.unscoped.exclude(email="r7@example.com").update(attributes={"seats": 3})
+    with tenant_scope(owner.tenant), django_capture_on_commit_callbacks(execute=True):
+        do_launch_campaign(Campaign.unscoped.get(pk=campaign.pk))
+    assert len(received(smtp_server)) == 29
+    failed = Delivery.unscoped.get(email="r7@example.com")
+    assert (failed.status, failed.error.startswith("template: ")) == (DeliveryStatus.FAILED, True)
     assert Campaign.unscoped.get(pk=campaign.pk).status == CampaignStatus.SENT
