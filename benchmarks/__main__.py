@@ -15,10 +15,10 @@ def main():
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        from benchmarks import accounts, audience_import, audience_segments
+        from benchmarks import accounts, audience_import, audience_segments, campaigns_send
 
         names = sys.argv[1:]
-        for module in (accounts, audience_segments, audience_import):
+        for module in (accounts, audience_segments, audience_import, campaigns_send):
             if not names or module.__name__.rsplit(".", 1)[-1] in names:
                 module.run()
 

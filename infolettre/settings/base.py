@@ -154,6 +154,9 @@ USE_TZ = True
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"  # never served publicly: downloads go through views that check the tenant
 
+# The largest contact file an import accepts.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
@@ -184,6 +187,11 @@ BOUNCE_SERVER_HOST = env.str("BOUNCE_SERVER_HOST", default="127.0.0.1")
 BOUNCE_SERVER_PORT = env.int("BOUNCE_SERVER_PORT", default=2526)
 # Soft bounces (mailbox full, greylisting) of one address within 30 days before it is suppressed.
 SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
+
+CAMPAIGN_TEST_SENDS_PER_HOUR = env.int("CAMPAIGN_TEST_SENDS_PER_HOUR", default=50)
+# A sender address's confirmation link: how long it works, and how often a new one may be asked.
+SENDER_VERIFICATION_MAX_AGE = env.int("SENDER_VERIFICATION_MAX_AGE", default=60 * 60 * 24 * 3)
+SENDER_LINK_INTERVAL = env.int("SENDER_LINK_INTERVAL", default=300)
 
 # Who runs this deployment: shown in the policy, in the footer and in every message.
 OPERATOR = {
