@@ -34,11 +34,16 @@ def registration_data(**overrides):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Each test starts with an empty cache (sign-in throttling counts live there)."""
+def _fresh_cache_and_language():
+    """Each test starts with an empty cache (throttling counts live there) and in French, the
+    default language, whatever language an earlier test's request left active."""
     from django.core.cache import cache
+    from django.utils import translation
 
     cache.clear()
+    translation.activate("fr")
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

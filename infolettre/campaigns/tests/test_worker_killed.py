@@ -17,7 +17,7 @@ from infolettre.campaigns.models import Campaign, CampaignStatus, SenderAddress
 RECIPIENTS = 200
 KILL_AT = 57
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def database_url():
