@@ -224,7 +224,9 @@ def run():
         )
         results = {}
         for workers in (1, 2):
-            queued, startup, elapsed, sent, peaks = run_campaign(tenant, news, sender, sink, workers)
+            queued, startup, elapsed, sent, peaks = run_campaign(
+                tenant, news, sender, sink, workers
+            )
             results[workers] = rate = sent / elapsed
             print(
                 f"  {workers} worker(s): {sent:,} sent in {elapsed:.1f} s           {rate:>8.0f} messages/s"
