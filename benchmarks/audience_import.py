@@ -5,12 +5,16 @@ Measured: the check of the upload (what the web page and the API do before stori
 task's two passes together, in rows per second; the worker's memory as its resident set (RSS) before
 and after the import and at its peak during the import (VmHWM, reset just before), and the peak of
 the whole process since it started (getrusage ru_maxrss, which includes setting up the database).
+The machine may be shared: the load average before the import and the CPU time spent (by the
+worker, and by its PostgreSQL server process when the server runs here) tell what the rate owes to
+other work.
 """
 
 import os
 import random
 import resource
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,6 +42,61 @@ def _status(field):
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _cpu_seconds(pid="self"):
+    """User and system CPU time of a process of this machine, in seconds (None if unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _ServerCpu:
+    """CPU time of the PostgreSQL processes serving this database, sampled as they come and go.
+
+    The import's writers open their own connections: each server process is sampled until it
+    ends, and its last sample counts.
+    """
+
+    def __init__(self, database):
+        self.title = f" {database} "
+        self.last, self.first = {}, {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _pids(self):
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                if title.startswith("postgres:") and self.title in title:
+                    yield entry.name
+
+    def _sample(self):
+        while True:
+            for pid in self._pids():
+                seconds = _cpu_seconds(pid)
+                if seconds is not None:
+                    self.first.setdefault(pid, seconds)
+                    self.last[pid] = seconds
+            if self.stop.wait(0.2):
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def seconds(self):
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
 def _reset_peak():
@@ -112,7 +171,12 @@ def run():
                 f"   {seconds:>6.2f} s"
             )
 
-            connection.close()  # the task opens its own connection, as a worker would
+            connection.close()  # the task opens its own connections, as a worker would
+            server = None
+            if connection.vendor == "postgresql":
+                server = _ServerCpu(settings.DATABASES["default"]["NAME"]).__enter__()
+            worker_cpu = _cpu_seconds()
+            load = os.getloadavg()[0]
             rss_before = _status("VmRSS")
             peak_reset = _reset_peak()
             started = time.perf_counter()
@@ -133,6 +197,11 @@ def run():
                     consent_wording="Yes, send me the newsletter.",
                 )
             seconds = time.perf_counter() - started
+            worker_cpu = _cpu_seconds() - worker_cpu
+            server_cpu = None
+            if server is not None:
+                server.__exit__()
+                server_cpu = server.seconds
             peak = _status("VmHWM")
             rss_after = _status("VmRSS")
 
@@ -143,6 +212,16 @@ def run():
         f"  {'import task, both passes (add or update)':<44} {rows / seconds:>9.0f} rows/s"
         f"   {seconds:>6.1f} s"
     )
+    print(f"  {'load average (1 min) when the import began':<44} {load:>9.2f}")
+    print(
+        f"  {'CPU time of the worker (both threads)':<44} {worker_cpu:>9.1f} s"
+        f"   {worker_cpu / rows * 1e6:>6.1f} µs/row"
+    )
+    if server_cpu is not None:
+        print(
+            f"  {'CPU time of its PostgreSQL server processes':<44} {server_cpu:>9.1f} s"
+            f"   {server_cpu / rows * 1e6:>6.1f} µs/row"
+        )
     print(
         f"  {'worker RSS before / after the import':<44} {rss_before:>9.0f} MB   {rss_after:.0f} MB"
     )

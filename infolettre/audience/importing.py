@@ -19,8 +19,9 @@ import secrets
 import tempfile
 import threading
 import unicodedata
-from collections import Counter
-from contextlib import closing
+from collections import Counter, deque
+from concurrent.futures import Future
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from queue import Full, Queue
@@ -31,6 +32,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -60,7 +62,10 @@ SNIFF_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 PREVIEW_ROWS = 5
-BATCH_ROWS = 5000
+BATCH_ROWS = 10_000
+SQLITE_CACHE_KIB = 32 * 1024
+# Connections writing an import's batches at once, on PostgreSQL.
+POSTGRES_WRITERS = 2
 # An upload the person never confirmed is deleted after this long.
 ABANDONED_AFTER = timedelta(days=1)
 
@@ -703,17 +708,6 @@ def _boolean(value):
 
 CONVERTERS = {"integer": int, "number": _number, "boolean": _boolean, "date": None, "string": None}
 
-COUNTS = (
-    "processed_rows",
-    "created_count",
-    "updated_count",
-    "unchanged_count",
-    "duplicate_count",
-    "suppressed_count",
-    "rejected_count",
-    "unsubscribed_count",
-)
-
 
 class _Reasons:
     """The report's reasons, in the language of the person who imports."""
@@ -750,19 +744,156 @@ def _write_pass(contact_import, batch_rows, after_batch):
     records = _records(contact_import)
     header = _header(records)
     reader = _RowReader(contact_import, header)
-    writer = _BatchWriter(contact_import, _Reasons(header))
-    counts = {name: getattr(contact_import, name) for name in COUNTS}
+    reasons = _Reasons(header)
     batches = reader.batches(
-        records, counts["processed_rows"], batch_rows, translation.get_language()
+        records, contact_import.processed_rows, batch_rows, translation.get_language()
     )
+    order = _CommitOrder(contact_import.processed_rows)
+    # Other connections see only what is committed: inside a transaction, write in this one.
+    writers = 1
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        writers = POSTGRES_WRITERS
     with closing(_in_background(batches)) as ready:
-        for position, batch, report, tallies in ready:
-            for name, count in tallies.items():
-                counts[name] += count
-            writer.write(batch, report, counts, position)
-            if after_batch:
-                after_batch(position)
+        if writers == 1:
+            with _connection_set_for_import():
+                writer = _BatchWriter(contact_import, reasons)
+                for batch in ready:
+                    writer.write(batch, order)
+                    if after_batch:
+                        after_batch(batch.position)
+        else:
+            _write_in_parallel(contact_import, reasons, ready, order, writers, after_batch)
+    contact_import.refresh_from_db()
     return header
+
+
+class _CommitOrder:
+    """Batches commit in the order of the file: each waits for the one before it.
+
+    A batch that fails, or is given up, makes every later one give up too.
+    """
+
+    def __init__(self, committed):
+        self.committed = committed
+        self.failed = False
+        self.changed = threading.Condition()
+
+    def wait_for(self, position):
+        """Return once the rows up to `position` are committed; raise if they never will be."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.failed or self.committed == position)
+            if self.failed:
+                raise _GivenUp
+
+    def done(self, position):
+        with self.changed:
+            self.committed = position
+            self.changed.notify_all()
+
+    def fail(self):
+        with self.changed:
+            self.failed = True
+            self.changed.notify_all()
+
+
+class _GivenUp(Exception):
+    """An earlier batch did not commit: this one is rolled back, to be written again."""
+
+
+def _write_in_parallel(contact_import, reasons, ready, order, writers, after_batch):
+    """Write alternate batches on `writers` connections, at most one batch in each at a time.
+
+    The database's work is most of an import's, and one connection does it on one processor:
+    with two, a batch is written while the one before it finishes and commits.
+    """
+    inboxes = [Queue() for _ in range(writers)]
+    threads = [
+        threading.Thread(
+            target=_writer_thread,
+            args=(contact_import, reasons, inbox, order),
+            name=f"contact-import-writer-{n}",
+            daemon=True,
+        )
+        for n, inbox in enumerate(inboxes)
+    ]
+    for thread in threads:
+        thread.start()
+    in_flight = deque()
+    try:
+        for n, batch in enumerate(ready):
+            if len(in_flight) == writers:
+                _finished(in_flight.popleft(), after_batch)
+            written = Future()
+            inboxes[n % writers].put((batch, written))
+            in_flight.append((batch, written))
+        while in_flight:
+            _finished(in_flight.popleft(), after_batch)
+    except BaseException:
+        order.fail()
+        raise
+    finally:
+        for inbox in inboxes:
+            inbox.put(None)
+        for thread in threads:
+            thread.join()
+
+
+def _finished(item, after_batch):
+    batch, written = item
+    written.result()
+    if after_batch:
+        after_batch(batch.position)
+
+
+def _writer_thread(contact_import, reasons, inbox, order):
+    """Write the batches given to this thread on its own database connection."""
+    try:
+        with _connection_set_for_import():
+            writer = _BatchWriter(contact_import, reasons)
+            while (job := inbox.get()) is not None:
+                batch, written = job
+                try:
+                    writer.write(batch, order)
+                except BaseException as e:  # handed to the thread that waits for this batch
+                    order.fail()
+                    written.set_exception(e)
+                else:
+                    written.set_result(batch.position)
+    except BaseException as e:
+        order.fail()
+        while (job := inbox.get()) is not None:
+            job[1].set_exception(e)
+    finally:
+        connection.close()
+
+
+@contextmanager
+def _connection_set_for_import():
+    """Settings of the import's database connection, as long as the import lasts.
+
+    SQLite: a larger page cache. Contacts arrive in no particular order, so their address index
+    is updated all over; with the default 2 MB cache each batch reads its pages again.
+    PostgreSQL: no wait for each batch's commit to reach the disk. The progress commits with the
+    rows, so should the server lose its last commits, the import resumes before them.
+    """
+    if connection.vendor == "sqlite":
+        show, setting = "PRAGMA cache_size", f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}"
+        restore = "PRAGMA cache_size = {}"
+    elif connection.vendor == "postgresql":
+        show, setting = "SHOW synchronous_commit", "SET synchronous_commit = off"
+        restore = "SET synchronous_commit = '{}'"
+    else:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(show)
+        (previous,) = cursor.fetchone()
+        cursor.execute(setting)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(restore.format(previous))
 
 
 def _in_background(items, depth=2):
@@ -809,6 +940,52 @@ def _in_background(items, depth=2):
         thread.join()
 
 
+@dataclass
+class _Batch:
+    """Rows ready to write, after the rows up to `start` and up to `position`.
+
+    `entries` maps each address to [line, row, name, phone, attributes, seen before]; the
+    addresses met for the first time (`firsts`) and again (`agains`) are in index order, each with
+    its rows as the JSON array the database reads.
+    """
+
+    start: int
+    position: int
+    entries: dict
+    firsts: list
+    agains: list
+    firsts_json: str
+    agains_json: str
+    report: list
+    tallies: Counter
+
+    @classmethod
+    def ready(cls, start, position, entries, report, tallies):
+        # In index order: the unique index on addresses is updated page after page.
+        emails = sorted(entries)
+        firsts = [email for email in emails if not entries[email][5]]
+        agains = [email for email in emails if entries[email][5]]
+        return cls(
+            start,
+            position,
+            entries,
+            firsts,
+            agains,
+            cls._json(entries, firsts),
+            cls._json(entries, agains),
+            report,
+            tallies,
+        )
+
+    @staticmethod
+    def _json(entries, emails):
+        return json.dumps(
+            [[email, *entries[email][2:5]] for email in emails],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+
 class _RowReader:
     """Validate and normalise each row; group the valid ones by address into batches."""
 
@@ -838,10 +1015,9 @@ class _RowReader:
         self.suppression_hash = _suppression_hasher() if suppressed else None
 
     def batches(self, records, done, batch_rows, language):
-        """Yield (rows read, batch, report lines, counts) after the first `done` rows.
+        """Yield a _Batch of each `batch_rows` rows after the first `done` rows.
 
-        A batch maps each valid address to [line, row, name, phone, attributes, seen before]; the
-        rows of committed batches are read again only to know which addresses they held.
+        The rows of committed batches are read again only to know which addresses they held.
         """
         try:
             with translation.override(language):
@@ -933,10 +1109,11 @@ class _RowReader:
                     entry[3] = phone or entry[3]
                     entry[4].update(values)
             if (position - done) % batch_rows == 0:
-                yield position, batch, report, tallies
+                yield _Batch.ready(position - batch_rows, position, batch, report, tallies)
                 batch, report, tallies = {}, [], Counter()
         if position > done and (position - done) % batch_rows:
-            yield position, batch, report, tallies
+            start = position - (position - done) % batch_rows
+            yield _Batch.ready(start, position, batch, report, tallies)
 
 
 def _suppression_hasher():
@@ -996,7 +1173,7 @@ class _BatchWriter:
             changed_attributes = f"{merged} <> c.attributes"
             in_emails = "= ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))"
             ids, contact_id = "unnest(%s::bigint[]) AS i(id)", "i.id"
-            returning = "id, email, xmax = 0"
+            returning = "id, email, xmax = 0 AS new"
         else:
             rows, field, attributes = "json_each(%s) AS r", "r.value->>{}", "r.value->3"
             merged = "json_patch(c.attributes, excluded.attributes)"
@@ -1028,13 +1205,16 @@ class _BatchWriter:
             f"OR {changed_attributes}) "
             f"RETURNING {returning}"
         )
-        insert_subscriptions = (
-            f"INSERT INTO {subscriptions} AS s (tenant_id, mailing_list_id, status, "  # noqa: S608
-            "consent_basis, consent_at, consent_expires_at, consent_source, consent_wording, "
-            "created_at, confirmed_at, unsubscribed_at, contact_id) "
-            f"SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, {contact_id} FROM {ids}"
-        )
-        self.new_subscriptions_sql = insert_subscriptions
+
+        def insert_subscriptions(source, contact_id):
+            return (
+                f"INSERT INTO {subscriptions} AS s (tenant_id, mailing_list_id, status, "  # noqa: S608
+                "consent_basis, consent_at, consent_expires_at, consent_source, consent_wording, "
+                "created_at, confirmed_at, unsubscribed_at, contact_id) "
+                f"SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, {contact_id} FROM {source}"
+            )
+
+        self.new_subscriptions_sql = insert_subscriptions(ids, contact_id)
         # An express consent on file keeps its proof; an implied one gives way to an express one,
         # or to an implied one that lapses later; a pending confirmation takes the import's.
         replace = (
@@ -1061,9 +1241,16 @@ class _BatchWriter:
             + f" WHERE s.status <> 'unsubscribed' AND (s.status <> 'subscribed' OR {replace})"
         )
         self.existing_subscriptions_sql = (
-            f"{insert_subscriptions} WHERE 1 = 1 "
+            f"{self.new_subscriptions_sql} WHERE 1 = 1 "
             f"ON CONFLICT (mailing_list_id, contact_id) {on_conflict}"
         )
+        if self.postgres:
+            # One round trip: the new contacts' subscriptions are inserted by the same statement.
+            self.contacts_sql = (
+                f"WITH written AS ({self.contacts_sql}), "  # noqa: S608
+                f"subscribed AS ({insert_subscriptions('written', 'written.id')} WHERE written.new) "
+                "SELECT id, email, new FROM written"
+            )
 
     def _emails(self, emails):
         return json.dumps(emails, ensure_ascii=False)
@@ -1079,49 +1266,62 @@ class _BatchWriter:
         cursor.execute(self.lookup_sql, [ci.mailing_list_id, ci.tenant_id, self._emails(emails)])
         return {email: (pk, status) for email, pk, status in cursor.fetchall()}
 
-    def write(self, batch, report, counts, position):
+    def _upsert(self, cursor, emails, rows, now):
+        """Write these contacts and subscribe the new ones.
+
+        Return the new contacts' ids, the existing ones changed, and the existing ones with
+        their id and subscription status by address.
+        """
         ci = self.contact_import
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        # In index order: the unique index on addresses is updated page after page.
-        emails = sorted(batch)
-        with transaction.atomic(), connection.cursor() as cursor:
-            if self.postgres:
-                # The progress commits with the rows: should the server lose the last commits,
-                # the import resumes before them. No need to wait for each one to reach the disk.
-                cursor.execute("SET LOCAL synchronous_commit = off")
-            existing = {}
-            if emails and not self.postgres:
-                existing = self._lookup(cursor, emails)
-            inserted, changed = {}, set()
-            if emails:
-                rows = json.dumps(
-                    [[email, *batch[email][2:5]] for email in emails],
-                    ensure_ascii=False,
-                    separators=(",", ":"),
-                )
-                params = [ci.tenant_id, self.marker, now, rows]
-                if self.add_only:
-                    params.append(self.marker)
-                cursor.execute(self.contacts_sql, params)
-                if self.postgres:
-                    for pk, email, new in cursor.fetchall():
-                        if new:
-                            inserted[email] = pk
-                        else:
-                            changed.add(email)
-                    others = [email for email in emails if email not in inserted]
-                    existing = self._lookup(cursor, others) if others else {}
+        params = [ci.tenant_id, self.marker, now, rows]
+        if self.add_only:
+            params.append(self.marker)
+        inserted, changed = {}, set()
+        if self.postgres:
+            cursor.execute(self.contacts_sql, [*params, *self.subscription_values, now, now])
+            for pk, email, new in cursor.fetchall():
+                if new:
+                    inserted[email] = pk
                 else:
-                    for pk, email in cursor.fetchall():
-                        if email in existing:
-                            changed.add(email)
-                        else:
-                            inserted[email] = pk
+                    changed.add(email)
+            others = [email for email in emails if email not in inserted]
+            existing = self._lookup(cursor, others) if others else {}
+        else:
+            existing = self._lookup(cursor, emails)
+            cursor.execute(self.contacts_sql, params)
+            for pk, email in cursor.fetchall():
+                if email in existing:
+                    changed.add(email)
+                else:
+                    inserted[email] = pk
             if inserted:
                 cursor.execute(
                     self.new_subscriptions_sql,
                     [*self.subscription_values, now, now, self._ids(list(inserted.values()))],
                 )
+        return inserted, changed, existing
+
+    def write(self, batch, order):
+        """Write a batch in one transaction that commits after the batch before it."""
+        ci = self.contact_import
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        counts = Counter(batch.tallies)
+        report = batch.report
+        with transaction.atomic(), connection.cursor() as cursor:
+            if self.postgres:
+                # Checked as each statement ends rather than all at the commit: the same checks,
+                # for less work.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            inserted, changed, existing = {}, set(), {}
+            if batch.firsts:
+                # Addresses no earlier batch holds: no other connection writes them.
+                inserted, changed, existing = self._upsert(
+                    cursor, batch.firsts, batch.firsts_json, now
+                )
+            order.wait_for(batch.start)
+            if batch.agains:
+                # Addresses an earlier batch wrote: now committed, the later values go over them.
+                existing.update(self._upsert(cursor, batch.agains, batch.agains_json, now)[2])
             if existing:
                 cursor.execute(
                     self.existing_subscriptions_sql,
@@ -1132,24 +1332,25 @@ class _BatchWriter:
                         self._ids([pk for pk, _ in existing.values()]),
                     ],
                 )
-            for email in emails:
-                entry = batch[email]
-                if entry[5]:
-                    continue  # counted as a duplicate
+            for email in batch.firsts:
                 if email in inserted:
                     counts["created_count"] += 1
                 elif existing[email][1] == SubscriptionStatus.UNSUBSCRIBED:
                     counts["unsubscribed_count"] += 1
+                    entry = batch.entries[email]
                     report.append((entry[0], self.reasons.unsubscribed, entry[1]))
                 elif email in changed:
                     counts["updated_count"] += 1
                 else:
                     counts["unchanged_count"] += 1
-            self._save_report_part(report, first_row=counts["processed_rows"])
-            counts["processed_rows"] = position
-            ContactImport.unscoped.filter(pk=ci.pk).update(**counts)
-        for name, value in counts.items():
-            setattr(ci, name, value)
+            self._save_report_part(report, first_row=batch.start)
+            moved = ContactImport.unscoped.filter(pk=ci.pk, processed_rows=batch.start).update(
+                processed_rows=batch.position,
+                **{name: F(name) + count for name, count in counts.items()},
+            )
+            if moved != 1:
+                raise _GivenUp
+        order.done(batch.position)
 
     def _save_report_part(self, report, first_row):
         ci = self.contact_import

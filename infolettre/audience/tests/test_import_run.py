@@ -552,3 +552,110 @@ def test_a_file_broken_after_its_first_lines_fails_whole_and_writes_nothing(
     assert contacts_of(owner) == {}
     assert subscriptions_of(mailing_list) == {}
     assert default_storage.listdir("imports/")[1] == []
+
+
+PARALLEL = (
+    "email,name,rank\n"
+    + "".join(f"person{n}@example.com,Person {n},{n}\n" for n in range(1, 9))
+    + "person2@example.com,Second name,9\n"  # batch 3: an address of batch 1
+    + "not an address,Nobody,10\n"
+    + "stays-out@example.com,Out,11\n"
+    + "person4@example.com,,12\n"  # batch 4: blanks keep the earlier name
+    + "person13@example.com,Person 13,13\n"
+    + "person14@example.com,Person 14,14\n"
+    + "person2@example.com,Third name,15\n"  # batch 5: the last row of an address wins
+)
+
+
+@pytest.fixture
+def committed_list(owner):
+    """A list whose tenant already has a person who left it, all committed."""
+    with tenant_scope(owner.tenant):
+        mailing_list = do_create_list(owner.tenant, name="Clients")
+        gone = do_create_contact(owner.tenant, email="stays-out@example.com", name="Out")
+        do_unsubscribe_from_list(do_subscribe(gone, mailing_list, source="form"))
+    return mailing_list
+
+
+def _unqueued_import(owner, mailing_list, text):
+    """An import recorded without queueing it, so that the test runs it."""
+    checked = check_import_file(upload(text))
+    with tenant_scope(owner.tenant):
+        return ContactImport.objects.create(
+            tenant=owner.tenant,
+            mailing_list=mailing_list,
+            created_by=owner,
+            filename="contacts.csv",
+            file=store_upload(upload(text)),
+            encoding=checked.encoding,
+            delimiter=checked.delimiter,
+            mapping=checked.mapping,
+            consent_basis=ConsentBasis.EXPRESS,
+            consent_at=timezone.now(),
+            consent_source="Store sign-up sheet",
+            consent_wording="Yes",
+        )
+
+
+PARALLEL_COUNTS = {
+    "total_rows": 15,
+    "processed_rows": 15,
+    "created_count": 10,
+    "duplicate_count": 3,
+    "rejected_count": 1,
+    "unsubscribed_count": 1,
+}
+
+
+def _check_parallel_result(owner, mailing_list, contact_import):
+    assert counts(contact_import) == PARALLEL_COUNTS
+    assert contact_import.status == ImportStatus.DONE
+    contacts = contacts_of(owner)
+    assert len(contacts) == 11
+    assert (contacts["person2@example.com"].name, contacts["person2@example.com"].attributes) == (
+        "Third name",
+        {"rank": 15},
+    )
+    assert (contacts["person4@example.com"].name, contacts["person4@example.com"].attributes) == (
+        "Person 4",
+        {"rank": 12},
+    )
+    statuses = {email: s.status for email, s in subscriptions_of(mailing_list).items()}
+    assert len(statuses) == 11
+    assert statuses.pop("stays-out@example.com") == SubscriptionStatus.UNSUBSCRIBED
+    assert set(statuses.values()) == {SubscriptionStatus.SUBSCRIBED}
+    assert [row[:2] for row in report_rows(contact_import)[1:]] == [
+        ["11", "Adresse courriel non valide."],
+        ["12", "Désabonné de cette liste : le contact est gardé, mais il n’est pas réabonné."],
+    ]
+
+
+# Committed for real, so that other connections see them; the migrations' rows come back after.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_batches_committed_by_several_connections_keep_the_order_of_the_file(owner, committed_list):
+    """Outside a transaction (two connections on PostgreSQL), the later rows of an address win."""
+    contact_import = _unqueued_import(owner, committed_list, PARALLEL)
+
+    run_import(contact_import.pk, batch_rows=3)
+
+    _check_parallel_result(owner, committed_list, contact_import)
+
+
+# Committed for real, so that other connections see them; the migrations' rows come back after.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_import_stopped_while_batches_are_in_flight_resumes_each_row_once(owner, committed_list):
+    """Stopped after its first batch, with the next one maybe committing: rerun, each row once."""
+    contact_import = _unqueued_import(owner, committed_list, PARALLEL)
+
+    def stop(rows_done):
+        raise Stop
+
+    with pytest.raises(Stop):
+        run_import(contact_import.pk, batch_rows=3, after_batch=stop)
+    contact_import.refresh_from_db()
+    assert contact_import.processed_rows in (3, 6)
+    assert len(contacts_of(owner)) == 1 + contact_import.processed_rows
+
+    run_import(contact_import.pk, batch_rows=3)
+
+    _check_parallel_result(owner, committed_list, contact_import)
