@@ -613,13 +613,14 @@ def _records(contact_import):
                 line = _first_undecodable_line(again, contact_import.encoding) or last + 1
             raise BrokenFile(
                 _("Line %(line)d has bytes that are not %(encoding)s text.")
-                % {"line": line, "encoding": _encoding_name(contact_import.encoding)}
+                % {"line": line, "encoding": encoding_name(contact_import.encoding)}
             ) from None
         except csv.Error:
             raise BrokenFile(_csv_error(reader.line_num)) from None
 
 
-def _encoding_name(encoding):
+def encoding_name(encoding):
+    """The name people know an encoding by."""
     return "Windows-1252" if encoding == "cp1252" else "UTF-8"
 
 
@@ -896,7 +897,7 @@ def _connection_set_for_import():
             cursor.execute(restore.format(previous))
 
 
-def _in_background(items, depth=2):
+def _in_background(items, depth=1):
     """Iterate `items` in a thread at most `depth` items ahead: reading overlaps the writing.
 
     The reading thread never touches the database; its exceptions are raised here.

@@ -22,6 +22,7 @@ from .importing import (
     attribute_keys,
     check_import_file,
     do_start_import,
+    encoding_name,
     max_upload_bytes,
     read_stored_head,
     store_upload,
@@ -153,6 +154,8 @@ def _mapping_page(request, mailing_list, upload, token, rows, values, errors=Non
         {
             "mailing_list": mailing_list,
             "upload": upload,
+            "encoding": encoding_name(upload["encoding"]),
+            "delimiter": _("tab") if upload["delimiter"] == "\t" else upload["delimiter"],
             "token": token,
             "header": header,
             "rows": rows,

@@ -4,17 +4,23 @@ import random
 from datetime import date, timedelta
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from infolettre.accounts.tenancy import tenant_scope
 from infolettre.accounts.validation import check_email
+from infolettre.audience.actions import do_create_list
 from infolettre.audience.errors import BrokenFile
 from infolettre.audience.importing import (
     FAST_EMAIL,
     check_import_file,
     check_import_options,
+    store_upload,
     suggest_mapping,
+    sweep_abandoned_uploads,
 )
+from infolettre.audience.models import ContactImport
 from infolettre.errors import Invalid
 
 
@@ -364,3 +370,25 @@ def test_fast_address_check_agrees_with_email_validator_on_random_addresses():
             fast_accepted += 1
             assert _validator(address) == address.strip().lower(), address
     assert fast_accepted > 300
+
+
+def test_uploads_nobody_confirmed_are_deleted_after_a_day(owner):
+    """A preview never confirmed leaves its upload for a day at most; an import's upload stays."""
+    abandoned = store_upload(upload(b"email\nann@example.com\n"))
+    in_use = store_upload(upload(b"email\nbob@example.com\n"))
+    with tenant_scope(owner.tenant):
+        ContactImport.objects.create(
+            tenant=owner.tenant,
+            mailing_list=do_create_list(owner.tenant, name="Clients"),
+            filename="b.csv",
+            file=in_use,
+            consent_basis="express",
+            consent_at=timezone.now(),
+        )
+
+    sweep_abandoned_uploads(now=timezone.now() + timedelta(hours=23))
+    assert (default_storage.exists(abandoned), default_storage.exists(in_use)) == (True, True)
+
+    sweep_abandoned_uploads(now=timezone.now() + timedelta(hours=25))
+    assert (default_storage.exists(abandoned), default_storage.exists(in_use)) == (False, True)
+    default_storage.delete(in_use)

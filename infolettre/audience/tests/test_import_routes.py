@@ -413,3 +413,22 @@ def test_import_detail_refreshes_itself_while_the_import_runs(client, owner, mai
     assert response.status_code == 200
     assert response["Refresh"] == "2"
     assert response.context["running"] is True
+
+
+def test_api_report_of_an_import_still_running_is_not_ready(client, owner, mailing_list):
+    """Before the import ends there is no report yet: 409 with its own code."""
+    with tenant_scope(owner.tenant):
+        contact_import = ContactImport.objects.create(
+            tenant=owner.tenant,
+            mailing_list=mailing_list,
+            filename="a.csv",
+            consent_basis="express",
+            consent_at="2026-01-01T00:00:00Z",
+            status="running",
+        )
+    response = client.get(f"/api/v1/imports/{contact_import.pk}/report", **basic_auth(owner))
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "report_not_ready",
+        "message": "Le rapport est prêt une fois l’importation terminée.",
+    }
