@@ -24,6 +24,12 @@ from infolettre.audience.models import ContactImport
 from infolettre.errors import Invalid
 
 
+@pytest.fixture(autouse=True)
+def _media_of_its_own(settings, tmp_path):
+    """Each test stores uploads and reports in a folder of its own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
 def upload(content, name="contacts.csv"):
     return SimpleUploadedFile(name, content)
 

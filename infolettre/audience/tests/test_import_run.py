@@ -63,6 +63,12 @@ MESSY_MAPPING = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _media_of_its_own(settings, tmp_path):
+    """Each test stores uploads and reports in a folder of its own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
 def upload(text, encoding="utf-8", name="contacts.csv"):
     return SimpleUploadedFile(name, text.encode(encoding) if isinstance(text, str) else text)
 
