@@ -28,7 +28,11 @@ class OutgoingMessage:
         the standard library's generator costs milliseconds a message, too slow for campaigns."""
         boundary = f"=_{uuid.uuid4().hex}"
         lines = [f"{name}: {_encode_header(value)}" for name, value in self.headers.items()]
-        lines += ["MIME-Version: 1.0", f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
+        lines += [
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"',
+            "",
+        ]
         head = "\r\n".join(lines).encode()
         return b"".join(
             (
@@ -48,9 +52,11 @@ def _encode_header(value):
 
 
 def _part(boundary, content_type, body):
-    encoded = binascii.b2a_qp(body.replace("\r\n", "\n").encode(), istext=True).replace(b"\n", b"\r\n")
+    encoded = binascii.b2a_qp(body.replace("\r\n", "\n").encode(), istext=True).replace(
+        b"\n", b"\r\n"
+    )
     head = (
-        f"\r\n--{boundary}\r\nContent-Type: {content_type}; charset=\"utf-8\"\r\n"
+        f'\r\n--{boundary}\r\nContent-Type: {content_type}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     )
     return head.encode() + encoded

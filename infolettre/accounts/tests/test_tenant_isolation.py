@@ -110,7 +110,10 @@ VALID_BODIES = {
     ("/api/v1/subscriptions/{subscription_id}", "patch"): {"status": "unsubscribed"},
     ("/api/v1/campaigns/{campaign_id}", "patch"): {"name": "Renamed"},
     ("/api/v1/campaigns/{campaign_id}/test", "post"): {"addresses": ["b@example.com"]},
-    ("/api/v1/templates/{template_id}/test", "post"): {"addresses": ["b@example.com"], "subject": "Hi"},
+    ("/api/v1/templates/{template_id}/test", "post"): {
+        "addresses": ["b@example.com"],
+        "subject": "Hi",
+    },
 }
 
 

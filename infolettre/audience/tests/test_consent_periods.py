@@ -8,8 +8,12 @@ from infolettre.audience.models import ConsentBasis
 
 def test_a_business_relationship_gives_two_years_and_an_inquiry_six_months():
     start = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
-    assert consent_expiry(ConsentBasis.IMPLIED_BUSINESS, start) == datetime(2028, 3, 15, 10, 0, tzinfo=UTC)
-    assert consent_expiry(ConsentBasis.IMPLIED_INQUIRY, start) == datetime(2026, 9, 15, 10, 0, tzinfo=UTC)
+    assert consent_expiry(ConsentBasis.IMPLIED_BUSINESS, start) == datetime(
+        2028, 3, 15, 10, 0, tzinfo=UTC
+    )
+    assert consent_expiry(ConsentBasis.IMPLIED_INQUIRY, start) == datetime(
+        2026, 9, 15, 10, 0, tzinfo=UTC
+    )
     assert consent_expiry(ConsentBasis.EXPRESS, start) is None
 
 
