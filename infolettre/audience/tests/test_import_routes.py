@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils.translation import gettext
+from django.utils.translation import gettext as translated
 
 from conftest import basic_auth
 from infolettre.accounts.tenancy import tenant_scope
@@ -352,7 +352,7 @@ def test_web_import_keeps_the_choices_and_says_what_is_missing(client, owner, ma
         },
     )
     assert response.status_code == 400
-    assert response.context["consent"]["consent_date"].error == gettext(
+    assert response.context["consent"]["consent_date"].error == translated(
         "Give the date of the purchase, contract or inquiry."
     )
     assert [m["checked"] for m in response.context["modes"]] == [False, True]
