@@ -6,7 +6,6 @@ there is no error, so a refused form changes nothing.
 
 import datetime
 import json
-import re
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,12 +16,11 @@ from infolettre.accounts.validation import check_email, check_phone
 from infolettre.errors import Invalid, NotFound
 
 from .consent import consent_expiry
-from .models import ConsentBasis
+from .models import ATTRIBUTE_KEY, ConsentBasis
 from .queries import access_list_for_tenant
 
 NAME_MAX = 200
 SOURCE_MAX = 300
-ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,49}$")
 ATTRIBUTE_VALUE_MAX = 500
 EMPTY_ATTRIBUTE_ROWS = 3
 
@@ -147,11 +145,11 @@ def check_attributes(post, original=None):
         key, value = key.strip(), value.strip()
         if not key and not value:
             continue
-        if not ATTRIBUTE_KEY.match(key):
+        if not ATTRIBUTE_KEY.fullmatch(key):
             problems.append(
                 _(
-                    "“%(key)s” is not a valid attribute name: use up to 50 letters, digits, "
-                    "dots, hyphens or underscores, without spaces."
+                    "“%(key)s” is not a valid attribute name: use up to 64 lower-case letters, "
+                    "digits or underscores, without spaces or accents."
                 )
                 % {"key": key}
             )

@@ -46,6 +46,7 @@ from .actions import suppression_hash
 from .consent import check_consent, consent_expiry
 from .errors import BrokenFile
 from .models import (
+    ATTRIBUTE_KEY,
     ConsentBasis,
     Contact,
     ContactImport,
@@ -72,7 +73,6 @@ ABANDONED_AFTER = timedelta(days=1)
 # Limits of the columns written; the attribute limits are those of the contacts API.
 EMAIL_MAX, NAME_MAX, PHONE_MAX = 254, 200, 32
 ATTRIBUTE_VALUE_MAX, ATTRIBUTES_MAX = 1000, 50
-ATTRIBUTE_KEY = re.compile(r"[a-z0-9_]{1,64}")
 ATTRIBUTE_PREFIX = "attribute:"
 SINGLE_TARGETS = ("email", "name", "first_name", "last_name", "phone")
 

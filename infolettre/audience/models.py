@@ -1,3 +1,4 @@
+import re
 import secrets
 
 from django.db import models
@@ -5,6 +6,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from infolettre.accounts.tenancy import TenantOwned
+
+# The names of a contact's attributes, the same for forms, the API, imports and segments.
+ATTRIBUTE_KEY = re.compile(r"[a-z0-9_]{1,64}")
 
 
 def new_public_key():

@@ -5,20 +5,18 @@ from pydantic import field_validator
 
 from infolettre.schemas import StrictSchema
 
-from .models import ConsentBasis, SubscriptionStatus, SuppressionReason
+from .models import ATTRIBUTE_KEY, ConsentBasis, SubscriptionStatus, SuppressionReason
 
-ATTRIBUTE_KEY = r"^[a-z0-9_]{1,64}$"
 AttributeValue = str | int | float | bool | None
 
 
 def check_attributes(value):
     """Keys are short identifiers; values are plain scalars of bounded size."""
-    import re
 
     if len(value) > 50:
         raise ValueError("at most 50 attributes")
     for key, item in value.items():
-        if not re.fullmatch(ATTRIBUTE_KEY, key):
+        if not ATTRIBUTE_KEY.fullmatch(key):
             raise ValueError(f"attribute key {key!r} must be 1 to 64 of a-z, 0-9 and _")
         if isinstance(item, str) and len(item) > 1000:
             raise ValueError(f"attribute {key!r} is longer than 1000 characters")

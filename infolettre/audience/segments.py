@@ -50,7 +50,7 @@ from django.utils.translation import gettext_lazy
 from infolettre.errors import Invalid
 
 from .errors import InvalidSegment
-from .models import Contact, MailingList, Segment, Subscription
+from .models import ATTRIBUTE_KEY, Contact, MailingList, Segment, Subscription
 
 MAX_DEPTH = 3
 MAX_CONDITIONS = 50
@@ -60,7 +60,6 @@ MAX_LISTS = 50
 MAX_NAME = 200
 MAX_ID = 2**63 - 1
 ATTRIBUTE_PREFIX = "attribute:"
-ATTRIBUTE_KEY = re.compile(r"[a-z0-9_]{1,64}")
 DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 MATCHES = ("all", "any")
