@@ -36,6 +36,21 @@ class SenderAddress(TenantOwned):
         ]
 
 
+class SendingProfile(TenantOwned):
+    """How one client's campaigns leave, as the operator set it: which transport, how fast."""
+
+    # A name from CAMPAIGN_TRANSPORTS; empty means the deployment's CAMPAIGN_TRANSPORT_URL.
+    transport = models.CharField(_("transport"), max_length=50, blank=True)
+    # Messages per second for this client; 0 means the deployment's CAMPAIGN_RATE_PER_SECOND.
+    rate_per_second = models.PositiveIntegerField(_("messages per second"), default=0)
+
+    class Meta:
+        verbose_name = _("sending profile")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="one_sending_profile_per_tenant")
+        ]
+
+
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     SCHEDULED = "scheduled", _("Scheduled")

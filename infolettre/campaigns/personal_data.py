@@ -81,6 +81,7 @@ DECLARATION = [
 ]
 
 NO_PERSONAL_DATA = {
+    "campaigns.SendingProfile": "the transport and rate the operator chose for a client",
     "campaigns.Template": "the client's own HTML layout",
     "campaigns.Campaign": "a campaign's subject, settings and the HTML it sent",
     "campaigns.Campaign_lists": "links between campaigns and lists",

@@ -21,7 +21,7 @@ from infolettre.audience.queries import sendable_contacts
 from infolettre.messaging.transports import PERMANENT, SENT, OutgoingMessage, transport_from_url
 
 from .errors import TemplateError
-from .models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from .models import Campaign, CampaignStatus, Delivery, DeliveryStatus, SendingProfile
 from .templating import CompiledCampaign
 from .throttle import acquire_send_slots
 
@@ -241,6 +241,7 @@ def run_lane(campaign_id, *, seconds=None):
     with tenant_scope(campaign.tenant):
         compiled = CompiledCampaign(campaign)
         transport = transport_for(campaign)
+        rate = sending_profile(campaign.tenant_id).rate_per_second or None
         try:
             while time.monotonic() < deadline:
                 batch = claim_batch(campaign, settings.CAMPAIGN_BATCH_SIZE)
@@ -251,7 +252,7 @@ def run_lane(campaign_id, *, seconds=None):
                     if index % 50 == 0 and not _still_sending(campaign):
                         _release(batch[index:])
                         return None
-                    acquire_send_slots(campaign.tenant_id)
+                    acquire_send_slots(campaign.tenant_id, rate=rate)
                     try:
                         send_one(transport, compiled, campaign, delivery)
                     except (OSError, EOFError):
@@ -263,8 +264,18 @@ def run_lane(campaign_id, *, seconds=None):
     return next_lane_time(campaign)
 
 
+def sending_profile(tenant_id):
+    return SendingProfile.unscoped.filter(tenant_id=tenant_id).first() or SendingProfile(
+        tenant_id=tenant_id
+    )
+
+
 def transport_for(campaign):
-    return transport_from_url(settings.CAMPAIGN_TRANSPORT_URL)
+    """The client's own transport when the operator chose one, else the deployment's."""
+    name = sending_profile(campaign.tenant_id).transport
+    return transport_from_url(
+        settings.CAMPAIGN_TRANSPORTS[name] if name else settings.CAMPAIGN_TRANSPORT_URL
+    )
 
 
 def _still_sending(campaign):

@@ -173,6 +173,8 @@ OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
 # Campaign sending. The transport defaults to EMAIL_URL; mailer://<alias> names a MAILERS entry
 # (a delivery provider through django-anymail).
 CAMPAIGN_TRANSPORT_URL = env.str("CAMPAIGN_TRANSPORT_URL", default=EMAIL_URL)
+# Other transports the operator may give a client (its sending profile): name=url pairs.
+CAMPAIGN_TRANSPORTS = env.dict("CAMPAIGN_TRANSPORTS", default={})
 CAMPAIGN_LANES = env.int("CAMPAIGN_LANES", default=2)
 CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=200)
 CAMPAIGN_LANE_SECONDS = env.int("CAMPAIGN_LANE_SECONDS", default=60)
