@@ -127,7 +127,8 @@ class Delivery(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "contact"], name="one_delivery_per_contact")
         ]
-        indexes = [models.Index(fields=["campaign", "status", "next_attempt_at"])]
+        # Lanes take queued rows in id order: this index lets each claim read only what it takes.
+        indexes = [models.Index(fields=["campaign", "status", "id"])]
 
 
 class BounceKind(models.TextChoices):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.audience.actions import do_suppress
 from infolettre.audience.models import SuppressionReason
-from infolettre.audience.queries import sendable_contacts
+from infolettre.audience.queries import sendable_contacts, sendable_subscriptions
 from infolettre.messaging.transports import PERMANENT, SENT, OutgoingMessage, transport_from_url
 
 from .errors import TemplateError
@@ -84,11 +84,11 @@ def claim_batch(campaign, size):
 def skip_no_longer_sendable(campaign, batch):
     """Withdrawal applies to every message not yet sent: drop who left since the launch."""
     contact_ids = [d.contact_id for d in batch if d.contact_id is not None]
-    sendable = set(
-        sendable_contacts(list(campaign.lists.all()))
-        .filter(pk__in=contact_ids)
-        .values_list("pk", flat=True)
-    )
+    subscriptions = sendable_subscriptions().filter(contact_id__in=contact_ids)
+    lists = list(campaign.lists.values_list("pk", flat=True))
+    if lists:
+        subscriptions = subscriptions.filter(mailing_list_id__in=lists)
+    sendable = set(subscriptions.values_list("contact_id", flat=True))
     skipped = [d.pk for d in batch if d.contact_id not in sendable]
     if skipped:
         Delivery.unscoped.filter(pk__in=skipped).update(
