@@ -11,6 +11,8 @@ from contextvars import ContextVar
 
 from django.db import models
 
+from infolettre.errors import NotFound
+
 _active_tenant_id = ContextVar("active_tenant_id", default=None)
 
 
@@ -40,6 +42,13 @@ class TenantScopedManager(models.Manager):
                 f"use {self.model.__name__}.unscoped to read across tenants on purpose."
             )
         return super().get_queryset().filter(tenant_id=tenant_id)
+
+    def access(self, pk):
+        """The active tenant's row with this id; another tenant's id is simply not found."""
+        found = self.filter(pk=pk).first()
+        if found is None:
+            raise NotFound()
+        return found
 
     def create(self, **fields):
         """Create a row for the tenant it names, which must be the active one when one is active."""

@@ -20,32 +20,34 @@ def address_digest(email):
     return keyed_hash(email, "link-address")[:16]
 
 
+def make_address_token(object_id, email, salt):
+    """A signed link naming one object and (by digest) the address it was sent to."""
+    return signing.dumps({"i": object_id, "a": address_digest(email)}, salt=salt)
+
+
+def read_address_token(token, salt, max_age):
+    """Return (object id, address digest) of a valid, unexpired link made by make_address_token."""
+    try:
+        data = signing.loads(token, salt=salt, max_age=max_age)
+        return int(data["i"]), str(data["a"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise InvalidLink() from None
+
+
 def make_confirmation_token(user):
-    return signing.dumps({"u": user.pk, "a": address_digest(user.email)}, salt=CONFIRM_SALT)
+    return make_address_token(user.pk, user.email, CONFIRM_SALT)
 
 
 def read_confirmation_token(token):
-    """Return (user id, address digest) of a valid, unexpired confirmation link."""
-    return _read(token, CONFIRM_SALT, settings.EMAIL_CONFIRMATION_MAX_AGE, "u")
+    return read_address_token(token, CONFIRM_SALT, settings.EMAIL_CONFIRMATION_MAX_AGE)
 
 
 def make_invitation_token(invitation):
-    return signing.dumps(
-        {"i": invitation.pk, "a": address_digest(invitation.email)}, salt=INVITATION_SALT
-    )
+    return make_address_token(invitation.pk, invitation.email, INVITATION_SALT)
 
 
 def read_invitation_token(token):
-    """Return (invitation id, address digest) of a valid, unexpired invitation link."""
-    return _read(token, INVITATION_SALT, settings.INVITATION_MAX_AGE, "i")
-
-
-def _read(token, salt, max_age, key):
-    try:
-        data = signing.loads(token, salt=salt, max_age=max_age)
-        return int(data[key]), str(data["a"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
-        raise InvalidLink() from None
+    return read_address_token(token, INVITATION_SALT, settings.INVITATION_MAX_AGE)
 
 
 API_TOKEN_PREFIX = "inf_"  # noqa: S105 (a prefix, not a secret)

@@ -3,8 +3,6 @@
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from infolettre.errors import NotFound
-
 from .consent import LAPSE_WARNING
 from .models import (
     Contact,
@@ -17,35 +15,28 @@ from .models import (
 )
 
 
-def _access(model, object_id):
-    found = model.objects.filter(pk=object_id).first()
-    if found is None:
-        raise NotFound()
-    return found
-
-
 def access_list_for_tenant(list_id):
-    return _access(MailingList, list_id)
+    return MailingList.objects.access(list_id)
 
 
 def access_contact_for_tenant(contact_id):
-    return _access(Contact, contact_id)
+    return Contact.objects.access(contact_id)
 
 
 def access_subscription_for_tenant(subscription_id):
-    return _access(Subscription, subscription_id)
+    return Subscription.objects.access(subscription_id)
 
 
 def access_suppression_for_tenant(suppression_id):
-    return _access(Suppression, suppression_id)
+    return Suppression.objects.access(suppression_id)
 
 
 def access_import_for_tenant(import_id):
-    return _access(ContactImport, import_id)
+    return ContactImport.objects.access(import_id)
 
 
 def access_segment_for_tenant(segment_id):
-    return _access(Segment, segment_id)
+    return Segment.objects.access(segment_id)
 
 
 def lists_with_counts():

@@ -6,7 +6,6 @@ keyed digest of the address, never the address itself.
 """
 
 from django.conf import settings
-from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
 from django.tasks import task
@@ -17,7 +16,7 @@ from django.utils.translation import gettext as _
 from infolettre.accounts.errors import AccountNotConfirmed, InvalidLink
 from infolettre.accounts.models import User
 from infolettre.accounts.tenancy import tenant_scope
-from infolettre.accounts.tokens import address_digest
+from infolettre.accounts.tokens import address_digest, make_address_token, read_address_token
 from infolettre.errors import NotFound, Throttled
 from infolettre.messaging.email import MessageKind, send_email
 from infolettre.privacy.pseudonymise import keyed_hash, truncate_ip
@@ -149,18 +148,11 @@ def do_public_signup(mailing_list, *, email, name, wording, language):
 
 
 def make_signup_token(subscription):
-    return signing.dumps(
-        {"s": subscription.pk, "a": address_digest(subscription.contact.email)}, salt=SIGNUP_SALT
-    )
+    return make_address_token(subscription.pk, subscription.contact.email, SIGNUP_SALT)
 
 
 def read_signup_token(token):
-    """Return (subscription id, address digest) of a valid, unexpired confirmation link."""
-    try:
-        data = signing.loads(token, salt=SIGNUP_SALT, max_age=SIGNUP_CONFIRMATION_MAX_AGE)
-        return int(data["s"]), str(data["a"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
-        raise InvalidLink() from None
+    return read_address_token(token, SIGNUP_SALT, SIGNUP_CONFIRMATION_MAX_AGE)
 
 
 def subscription_from_link(token):

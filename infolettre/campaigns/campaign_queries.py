@@ -2,8 +2,6 @@
 
 from django.db.models import Count, Q
 
-from infolettre.errors import NotFound
-
 from .models import Campaign, Delivery, DeliveryStatus, SenderAddress
 
 COUNTED = (
@@ -14,19 +12,12 @@ COUNTED = (
 )
 
 
-def _access(model, object_id):
-    found = model.objects.filter(pk=object_id).first()
-    if found is None:
-        raise NotFound()
-    return found
-
-
 def access_campaign_for_tenant(campaign_id):
-    return _access(Campaign, campaign_id)
+    return Campaign.objects.access(campaign_id)
 
 
 def access_sender_for_tenant(sender_id):
-    return _access(SenderAddress, sender_id)
+    return SenderAddress.objects.access(sender_id)
 
 
 def campaign_counts(campaign):

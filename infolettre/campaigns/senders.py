@@ -5,7 +5,6 @@ ends up in browser histories and proxy logs), and stops working once it expires.
 """
 
 from django.conf import settings
-from django.core import signing
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.tasks import task
@@ -15,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from infolettre.accounts.errors import InvalidLink
 from infolettre.accounts.models import User
-from infolettre.accounts.tokens import address_digest
+from infolettre.accounts.tokens import address_digest, make_address_token, read_address_token
 from infolettre.errors import Conflict, Throttled
 from infolettre.messaging.email import MessageKind, send_email
 
@@ -50,16 +49,11 @@ def verification_max_age():
 
 
 def make_sender_token(sender):
-    return signing.dumps({"s": sender.pk, "a": address_digest(sender.email)}, salt=SALT)
+    return make_address_token(sender.pk, sender.email, SALT)
 
 
 def read_sender_token(token):
-    """Return (sender id, address digest) of a valid, unexpired verification link."""
-    try:
-        data = signing.loads(token, salt=SALT, max_age=verification_max_age())
-        return int(data["s"]), str(data["a"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
-        raise InvalidLink() from None
+    return read_address_token(token, SALT, verification_max_age())
 
 
 def verification_link(sender):
