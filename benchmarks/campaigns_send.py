@@ -147,6 +147,18 @@ def peak_rss_mb(pid):
     return 0.0
 
 
+def cpu_seconds(pid):
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds():
+    """CPU time every core of the machine has spent not idle so far."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def run_campaign(tenant, news, sender, sink, workers):
     with tenant_scope(tenant):
         campaign = Campaign.objects.create(
@@ -182,6 +194,7 @@ def run_campaign(tenant, news, sender, sink, workers):
         "--no-reload",
     ]
     start = time.perf_counter()
+    sink_cpu, machine_cpu = cpu_seconds(sink.process.pid), machine_busy_seconds()
     processes = [
         subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL) for _ in range(workers)
     ]
@@ -195,11 +208,17 @@ def run_campaign(tenant, news, sender, sink, workers):
     elapsed = time.perf_counter() - (first_message or start)
     startup = (first_message or start) - start
     peaks = [max(p, peak_rss_mb(w.pid)) for p, w in zip(peaks, processes, strict=True)]
+    cpu = {
+        "workers": sum(cpu_seconds(w.pid) for w in processes),
+        "sink": cpu_seconds(sink.process.pid) - sink_cpu,
+        "machine": machine_busy_seconds() - machine_cpu,
+        "wall": time.perf_counter() - start,
+    }
     for process in processes:
         process.terminate()
         process.wait()
     sent = sink.settled_count() - before
-    return queued, startup, elapsed, sent, peaks
+    return queued, startup, elapsed, sent, peaks, cpu
 
 
 def run():
@@ -224,7 +243,7 @@ def run():
         )
         results = {}
         for workers in (1, 2):
-            queued, startup, elapsed, sent, peaks = run_campaign(
+            queued, startup, elapsed, sent, peaks, cpu = run_campaign(
                 tenant, news, sender, sink, workers
             )
             results[workers] = rate = sent / elapsed
@@ -232,6 +251,13 @@ def run():
                 f"  {workers} worker(s): {sent:,} sent in {elapsed:.1f} s           {rate:>8.0f} messages/s"
                 f"   (send queue built in {queued:.1f} s; first message {startup:.1f} s after the workers"
                 f" started; worker peak RSS {', '.join(f'{p:.0f}' for p in peaks)} MB)"
+            )
+            # Where the two cores went: the share of their time busy, and CPU per message by process.
+            print(
+                f"    cores busy {cpu['machine'] / (cpu['wall'] * os.cpu_count()):.0%} of"
+                f" {os.cpu_count()}; CPU per message: workers {cpu['workers'] / sent * 1e6:.0f} µs,"
+                f" SMTP server {cpu['sink'] / sent * 1e6:.0f} µs,"
+                f" all processes {cpu['machine'] / sent * 1e6:.0f} µs"
             )
         print(f"  1 worker / floor = {results[1] / floor_rate:.2f} (target >= 0.60)")
         print(f"  2 workers / 1 worker = {results[2] / results[1]:.2f} (target >= 1.60)")
