@@ -11,12 +11,18 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.translation import get_language
 
-# Stands for the unsubscribe address while the footer is drawn once; no escaping changes it.
+# Stand for the recipient's addresses while the footer is drawn once; no escaping changes them.
 _URL_MARK = "INFOLETTREUNSUBSCRIBEURL"
+_PREFERENCES_MARK = "INFOLETTREPREFERENCESURL"
+
+# What the footer tells about open and click counting (Law 25: a tracking technology is announced).
+NO_TRACKING = ""
+AGGREGATE_TRACKING = "aggregate"
+PER_RECIPIENT_TRACKING = "per_recipient"
 
 
 @lru_cache(maxsize=512)
-def _footer(name, address, website, phone, language):
+def _footer(name, address, website, phone, tracking, language):
     return render_to_string(
         "campaigns/footer.html",
         {
@@ -25,24 +31,29 @@ def _footer(name, address, website, phone, language):
             "website": website,
             "phone": phone,
             "unsubscribe_url": _URL_MARK,
+            "preferences_url": _PREFERENCES_MARK,
+            "tracking": tracking,
         },
     ).strip()
 
 
-def footer_html(organisation, unsubscribe_url):
+def footer_html(organisation, unsubscribe_url, preferences_url="#", tracking=NO_TRACKING):
     """The footer's HTML for one recipient, in the active language, with inline styles only."""
     drawn = _footer(
         organisation.name,
         organisation.address,
         organisation.website,
         organisation.phone,
+        tracking,
         get_language(),
     )
-    return drawn.replace(_URL_MARK, escape(unsubscribe_url))
+    return drawn.replace(_URL_MARK, escape(unsubscribe_url)).replace(
+        _PREFERENCES_MARK, escape(preferences_url)
+    )
 
 
-def render_footer(campaign, unsubscribe_url):
-    return footer_html(campaign.tenant, unsubscribe_url)
+def render_footer(campaign, unsubscribe_url, preferences_url="#", tracking=NO_TRACKING):
+    return footer_html(campaign.tenant, unsubscribe_url, preferences_url, tracking)
 
 
 def render_footer_text(organisation, unsubscribe_url):

@@ -119,10 +119,16 @@ def unsubscribe_url_for(delivery):
     return unsubscribe_url(delivery)
 
 
+def preferences_url_for(unsubscribe_url):
+    # The preference centre sits under the unsubscribe address, so one token serves both and the
+    # footer's text form is still derived once per organisation (see templating.footer_text).
+    return unsubscribe_url + "preferences/"
+
+
 def footer_for(campaign, unsubscribe_url):
     from .footer import render_footer
 
-    return render_footer(campaign, unsubscribe_url)
+    return render_footer(campaign, unsubscribe_url, preferences_url_for(unsubscribe_url))
 
 
 def build_message(compiled, campaign, delivery):
