@@ -71,6 +71,15 @@ class Role(models.TextChoices):
     MEMBER = "member", _("Member")
 
 
+class StaffRole(models.TextChoices):
+    """The operator's staff roles (privacy.declaration says field by field what each may see)."""
+
+    SUPPORT = "support", _("Support")
+    BILLING = "billing", _("Billing")
+    PRIVACY_OFFICER = "privacy_officer", _("Privacy officer")
+    ADMINISTRATOR = "administrator", _("Administrator")
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -99,6 +108,13 @@ class User(AbstractBaseUser):
     email_confirmed_at = models.DateTimeField(_("address confirmed on"), null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
+    staff_role = models.CharField(
+        _("staff role"), max_length=16, choices=StaffRole.choices, blank=True
+    )
+    # The daily campaign activity report is sent unless the person stopped it (from its own link).
+    daily_report_stopped_at = models.DateTimeField(
+        _("daily activity report stopped on"), null=True, blank=True
+    )
     date_joined = models.DateTimeField(_("account created on"), default=timezone.now)
 
     objects = UserManager()

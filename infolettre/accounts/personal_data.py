@@ -2,6 +2,7 @@ from infolettre.privacy.declaration import (
     ADMINISTRATOR,
     BILLING_STAFF,
     CLIENT,
+    CONSENT,
     CONTACT,
     CREDENTIALS,
     DEMOGRAPHIC,
@@ -47,8 +48,11 @@ DECLARATION = [
             PersonalField(
                 "email_confirmed_at", TECHNICAL, ("account",), ACCOUNT, False, SUPPORT_ROLES
             ),
+            PersonalField(
+                "daily_report_stopped_at", CONSENT, ("account",), ACCOUNT, False, SUPPORT_ROLES
+            ),
         ),
-        other_fields=("id", "tenant", "role", "is_active", "is_staff"),
+        other_fields=("id", "tenant", "role", "is_active", "is_staff", "staff_role"),
     ),
     PersonalDataModel(
         "accounts.Organisation",
