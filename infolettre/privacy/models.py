@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
@@ -91,3 +92,127 @@ class PolicyAcceptance(AppendOnly):
         ordering = ["accepted_at", "id"]
         verbose_name = _("policy acceptance")
         indexes = [models.Index(fields=["subject_type", "subject_id"])]
+
+
+# Privacy requests and the confidentiality incident register -----------------------------------
+
+PRIVACY_REQUEST_HASH_PURPOSE = "privacy-request"
+
+
+def privacy_request_email_hash(email):
+    """The keyed hash a PrivacyRequest keeps of its lower-cased address (retention holds by it)."""
+    from .pseudonymise import keyed_hash
+
+    return keyed_hash(email.strip().lower(), PRIVACY_REQUEST_HASH_PURPOSE)
+
+
+class PrivacyRequestKind(models.TextChoices):
+    ACCESS = "access", _("Access to my personal information")
+    CORRECTION = "correction", _("Correction of my personal information")
+    ERASURE = "erasure", _("Erasure of my personal information")
+    QUESTION = "question", _("A question about privacy")
+    COMPLAINT = "complaint", _("A complaint")
+
+
+class PrivacyRequestStatus(models.TextChoices):
+    AWAITING_PROOF = "awaiting_proof", _("Awaiting proof of address")
+    OPEN = "open", _("Open")
+    ANSWERED = "answered", _("Answered")
+    REFUSED = "refused", _("Refused")
+
+
+class PrivacyRequest(models.Model):
+    """A person's access, correction or erasure request, question or complaint, due in 30 days."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=PrivacyRequestKind.choices)
+    # Needed to answer; declared personal data.
+    email = models.EmailField(_("email address"))
+    # Keyed hash of the lower-cased address, set once the address is proven: retention holds the
+    # data of people with an open request by it, and an unproven request (anyone can type anyone's
+    # address) must hold nothing.
+    email_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    language = models.CharField(_("language"), max_length=8, default="fr")
+    message = models.TextField(_("request"), blank=True)
+    # The client whose lists hold the person as a contact, when exactly one does.
+    tenant = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="privacy_requests",
+    )
+    # The signed-in client user who made it, if any.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="privacy_requests",
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=PrivacyRequestStatus.choices,
+        default=PrivacyRequestStatus.AWAITING_PROOF,
+    )
+    received_at = models.DateTimeField(_("received on"), default=timezone.now)
+    due_at = models.DateTimeField(_("due on"))
+    verified_at = models.DateTimeField(_("address proven on"), null=True, blank=True)
+    extended_at = models.DateTimeField(_("extended on"), null=True, blank=True)
+    extension_reason = models.TextField(_("extension notice"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # What was corrected, for a correction request.
+    correction_done = models.TextField(_("correction made"), blank=True)
+    answer = models.TextField(_("answer"), blank=True)
+    answered_at = models.DateTimeField(_("answered on"), null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(_("closed on"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("privacy request")
+        indexes = [models.Index(fields=["closed_at", "due_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class ConfidentialityIncident(models.Model):
+    """One entry of the confidentiality incident register (minor incidents included); never deleted."""
+
+    title = models.CharField(_("what happened"), max_length=200)
+    data_involved = models.TextField(_("personal information involved"))
+    circumstances = models.TextField(_("circumstances"))
+    occurred_on = models.DateField(_("date it happened"))
+    discovered_on = models.DateField(_("date discovered"))
+    people_affected = models.PositiveIntegerField(_("number of people affected"))
+    serious_injury_risk = models.BooleanField(_("risk of serious injury"))
+    risk_assessment = models.TextField(_("risk assessment"))
+    regulator_notified_on = models.DateField(_("regulator notified on"), null=True, blank=True)
+    people_notified_on = models.DateField(_("people notified on"), null=True, blank=True)
+    measures = models.TextField(_("measures taken"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(_("recorded on"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated on"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-discovered_on", "-id"]
+        verbose_name = _("confidentiality incident")

@@ -1,5 +1,7 @@
 from infolettre.privacy.declaration import (
     CONSENT,
+    CONTACT,
+    CONTENT,
     TECHNICAL,
     USER,
     PersonalDataModel,
@@ -50,7 +52,47 @@ DECLARATION = [
     ),
 ]
 
+# A request and its answer are kept two years after it closes: proof of how it was answered if
+# the person challenges it before the regulator.
+REQUEST_RECORD = for_days(2 * 365, counted_from="request_closed")
+REQUEST_PURPOSE = ("privacy_requests",)
+
+DECLARATION += [
+    PersonalDataModel(
+        "privacy.PrivacyRequest",
+        subject=USER,
+        subject_email_path="email",
+        fields=(
+            PersonalField("email", CONTACT, REQUEST_PURPOSE, REQUEST_RECORD),
+            PersonalField("message", CONTENT, REQUEST_PURPOSE, REQUEST_RECORD),
+            PersonalField("language", TECHNICAL, REQUEST_PURPOSE, REQUEST_RECORD),
+            PersonalField("received_at", TECHNICAL, REQUEST_PURPOSE, REQUEST_RECORD),
+            PersonalField("correction_done", CONTENT, REQUEST_PURPOSE, REQUEST_RECORD),
+            PersonalField("answer", CONTENT, REQUEST_PURPOSE, REQUEST_RECORD),
+        ),
+        other_fields=(
+            "id",
+            "kind",
+            "email_hash",
+            "tenant",
+            "user",
+            "status",
+            "due_at",
+            "verified_at",
+            "extended_at",
+            "extension_reason",
+            "owner",
+            "answered_at",
+            "answered_by",
+            "closed_at",
+        ),
+    ),
+]
+
 NO_PERSONAL_DATA = {
+    "privacy.ConfidentialityIncident": (
+        "the incident register describes incidents by kind and count; it names no person"
+    ),
     "privacy.PolicyVersion": "the published text of the policy",
     "contenttypes.ContentType": "names of tables",
     "auth.Permission": "names of permissions",

@@ -70,6 +70,11 @@ PRIVACY_COMPLIANCE = Purpose(
         "To prove which consents you gave or withdrew, and which version of the policy you accepted."
     ),
 )
+PRIVACY_REQUESTS = Purpose(
+    "privacy_requests",
+    _("Your privacy requests"),
+    _("To answer your access, correction and erasure requests, questions and complaints."),
+)
 CAMPAIGN_DELIVERY = Purpose(
     "campaign_delivery",
     _("Client campaigns"),
@@ -90,6 +95,7 @@ PURPOSES = {
         SPECIAL_OFFERS,
         SECURITY,
         PRIVACY_COMPLIANCE,
+        PRIVACY_REQUESTS,
         CAMPAIGN_DELIVERY,
     )
 }
