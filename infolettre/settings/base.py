@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "infolettre.messaging",
     "infolettre.audience",
     "infolettre.campaigns",
+    "infolettre.engagement",
+    "infolettre.analytics",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +196,11 @@ CAMPAIGN_TEST_SENDS_PER_HOUR = env.int("CAMPAIGN_TEST_SENDS_PER_HOUR", default=5
 # A sender address's confirmation link: how long it works, and how often a new one may be asked.
 SENDER_VERIFICATION_MAX_AGE = env.int("SENDER_VERIFICATION_MAX_AGE", default=60 * 60 * 24 * 3)
 SENDER_LINK_INTERVAL = env.int("SENDER_LINK_INTERVAL", default=300)
+
+# Periodic tasks `manage.py scheduler` enqueues once a day when their local time (TIME_ZONE) comes:
+# (dotted path of the task, "HH:MM"). Each task is safe to enqueue twice on the same day.
+DAILY_REPORT_TIME = env.str("DAILY_REPORT_TIME", default="07:00")
+PERIODIC_TASKS = [("infolettre.analytics.tasks.send_daily_reports", DAILY_REPORT_TIME)]
 
 # Who runs this deployment: shown in the policy, in the footer and in every message.
 OPERATOR = {
