@@ -14,6 +14,8 @@ class MessageKind(models.TextChoices):
     ACCOUNT = "account"  # replies to the person's own action: password reset, invitation
     SERVICE_NOTICE = "service_notice"
     PROMOTIONAL = "promotional"
+    # The daily campaign activity report: each user may stop it from its own link.
+    DAILY_REPORT = "daily_report"
 
 
 def render_email(template, context, language):
@@ -26,10 +28,14 @@ def render_email(template, context, language):
     return subject, text, html
 
 
-def send_email(*, kind, to, template, context, language):
+def send_email(*, kind, to, template, context, language, headers=None):
     subject, text, html = render_email(template, context, language)
     message = EmailMultiAlternatives(
-        subject, text, settings.DEFAULT_FROM_EMAIL, [to], headers={"X-Infolettre-Kind": kind}
+        subject,
+        text,
+        settings.DEFAULT_FROM_EMAIL,
+        [to],
+        headers={**(headers or {}), "X-Infolettre-Kind": kind},
     )
     message.attach_alternative(html, "text/html")
     message.send()
