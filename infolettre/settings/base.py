@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "infolettre.privacy",
     "infolettre.accounts",
+    "infolettre.webhooks",
     "infolettre.messaging",
     "infolettre.audience",
     "infolettre.campaigns",
@@ -191,6 +192,8 @@ BOUNCE_SERVER_HOST = env.str("BOUNCE_SERVER_HOST", default="127.0.0.1")
 BOUNCE_SERVER_PORT = env.int("BOUNCE_SERVER_PORT", default=2526)
 # Soft bounces (mailbox full, greylisting) of one address within 30 days before it is suppressed.
 SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
+# Webhooks may call private or loopback addresses (and plain http on loopback): development only.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 
 CAMPAIGN_TEST_SENDS_PER_HOUR = env.int("CAMPAIGN_TEST_SENDS_PER_HOUR", default=50)
 # A sender address's confirmation link: how long it works, and how often a new one may be asked.

@@ -26,3 +26,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": f"{tempfile.gettempdir()}/infolettre-test-{os.getpid()}.sqlite3"
     }
+
+# Tests send webhooks to a server of their own on 127.0.0.1.
+WEBHOOKS_ALLOW_PRIVATE_URLS = True
