@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from infolettre.privacy.pseudonymise import keyed_hash
+from infolettre.webhooks import events as webhook_events
 
 from .consent import consent_expiry
 from .errors import AddressSuppressed, ContactExists, ListNameTaken
@@ -107,6 +108,7 @@ def do_subscribe(
         defaults=values,
         create_defaults={**values, "created_at": now},
     )
+    webhook_events.emit_subscribe(subscription)
     return subscription
 
 
@@ -116,6 +118,7 @@ def do_confirm_subscription(subscription):
         subscription.status = SubscriptionStatus.SUBSCRIBED
         subscription.confirmed_at = timezone.now()
         subscription.save(update_fields=["status", "confirmed_at"])
+        webhook_events.emit_subscribe(subscription)
     return subscription
 
 
@@ -125,6 +128,7 @@ def do_unsubscribe_from_list(subscription):
         subscription.status = SubscriptionStatus.UNSUBSCRIBED
         subscription.unsubscribed_at = timezone.now()
         subscription.save(update_fields=["status", "unsubscribed_at"])
+        webhook_events.emit_unsubscribe(subscription)
     return subscription
 
 
