@@ -31,6 +31,7 @@ from django.utils import timezone
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.audience.actions import do_suppress
 from infolettre.audience.models import SuppressionReason
+from infolettre.webhooks import events as webhook_events
 
 from .models import Bounce, BounceKind, Delivery, DeliveryStatus
 from .unsubscribe import MAILTO, delivery_for_message_id, do_unsubscribe_recipient
@@ -237,6 +238,7 @@ def do_record_bounce(delivery, kind, *, status="", diagnostic=""):
         bounce, created = _record(delivery, kind, status, diagnostic)
         if not created:
             return bounce
+        webhook_events.emit_bounce(bounce)
         if kind == BounceKind.HARD:
             Delivery.unscoped.filter(pk=delivery.pk, status=DeliveryStatus.SENT).update(
                 status=DeliveryStatus.BOUNCED, error=f"{status} {diagnostic}".strip()[:300]
@@ -251,6 +253,7 @@ def do_record_complaint(delivery, feedback_type):
     """Record a recipient's complaint and never mail the address again for this client."""
     with tenant_scope(delivery.tenant), transaction.atomic():
         bounce, _created = _record(delivery, BounceKind.COMPLAINT, feedback_type, "")
+        webhook_events.emit_complaint(bounce)
         do_suppress(delivery.tenant, delivery.email, SuppressionReason.COMPLAINED)
     return bounce
 

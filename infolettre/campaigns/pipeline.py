@@ -19,6 +19,7 @@ from infolettre.audience.actions import do_suppress
 from infolettre.audience.models import SuppressionReason
 from infolettre.audience.queries import sendable_contacts, sendable_subscriptions
 from infolettre.messaging.transports import PERMANENT, SENT, OutgoingMessage, transport_from_url
+from infolettre.webhooks import events as webhook_events
 
 from .errors import TemplateError
 from .models import Campaign, CampaignStatus, Delivery, DeliveryStatus, SendingProfile
@@ -308,3 +309,4 @@ def finish_campaign(campaign):
     Campaign.unscoped.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
         status=CampaignStatus.SENT, finished_at=timezone.now()
     )
+    webhook_events.emit_campaign_finished(campaign)
