@@ -82,6 +82,31 @@ class PersonalField:
 
 
 @dataclass(frozen=True)
+class Erasure:
+    """What an erasure does to a declared model's rows about the person.
+
+    "delete" removes the rows; "anonymise" blanks the fields named in `clear` (links included) and
+    keeps the rest, for statistics or proof that names no one; "keep" leaves the rows, for the
+    reason given in `why` (a legal duty to keep them).
+    """
+
+    strategy: str
+    clear: tuple[str, ...] = ()
+    why: str = ""
+
+
+DELETE = Erasure("delete")
+
+
+def anonymise(*fields, why):
+    return Erasure("anonymise", tuple(fields), why)
+
+
+def keep(why):
+    return Erasure("keep", why=why)
+
+
+@dataclass(frozen=True)
 class PersonalDataModel:
     """A model that holds personal data about one kind of person (client, user or third party)."""
 
@@ -92,6 +117,8 @@ class PersonalDataModel:
     fields: tuple[PersonalField, ...]
     # Every other field, named so that a new field cannot slip in undeclared.
     other_fields: tuple[str, ...] = field(default=())
+    # What an erasure of the person does to these rows (privacy.erasure); deleting them by default.
+    erasure: Erasure = DELETE
 
     def get(self, name):
         for f in self.fields:
@@ -119,6 +146,21 @@ def _registry():
             declared[entry.model] = entry
         exempt.update(getattr(module, "NO_PERSONAL_DATA", {}))
     return declared, exempt
+
+
+@cache
+def erasure_steps():
+    """Each app's ERASURE_STEPS: functions(email, tenant_ids, scope) run before an erasure."""
+    steps = []
+    for app in apps.get_app_configs():
+        try:
+            module = import_module(f"{app.name}.personal_data")
+        except ModuleNotFoundError as e:
+            if e.name != f"{app.name}.personal_data":
+                raise
+            continue
+        steps.extend(getattr(module, "ERASURE_STEPS", ()))
+    return steps
 
 
 def declared_models():
@@ -163,6 +205,10 @@ def check_declaration_complete(models=None):
             )
         for name in sorted((personal | set(entry.other_fields)) - names):
             problems.append(f"{label}.{name} is declared but the model has no such field.")
+        if entry.erasure.strategy not in ("delete", "anonymise", "keep"):
+            problems.append(f"{label} has an unknown erasure strategy '{entry.erasure.strategy}'.")
+        for name in sorted(set(entry.erasure.clear) - names):
+            problems.append(f"{label}: erasure clears '{name}', which the model does not have.")
         for f in entry.fields:
             problems.extend(
                 f"{label}.{f.name} names an unknown purpose '{code}'."

@@ -216,3 +216,62 @@ class ConfidentialityIncident(models.Model):
     class Meta:
         ordering = ["-discovered_on", "-id"]
         verbose_name = _("confidentiality incident")
+
+
+# The disclosure log and the record of what was destroyed ----------------------------------------
+
+
+class DisclosureKind(models.TextChoices):
+    TRANSFER = "transfer", _("Personal information sent")
+    CORRECTION = "correction", _("Correction passed on")
+
+
+class Disclosure(AppendOnly):
+    """Personal information handed to a processor or a partner: who, which categories, when, why.
+
+    Campaign mail writes one row per transport session and campaign, not one per message (the
+    pipeline sends hundreds a second): a person's share is found by joining their deliveries
+    (campaign, sent_at) to these rows. Rows about one person (an operator message, a correction
+    passed on) carry a keyed hash of the address, never the address.
+    """
+
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=DisclosureKind.choices, default=DisclosureKind.TRANSFER
+    )
+    recipient = models.CharField(_("recipient"), max_length=200)
+    categories = models.JSONField(_("categories"), default=list)
+    purpose = models.CharField(_("purpose"), max_length=32)
+    # Why: "campaign:<id>", "message:<kind>" or "correction:<model>".
+    reason = models.CharField(_("why"), max_length=100)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    tenant_id = models.BigIntegerField(null=True, blank=True)
+    subject_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # The first delivery sent in this session; with the campaign it places the session's messages.
+    first_delivery_id = models.BigIntegerField(null=True, blank=True)
+    outcome = models.TextField(_("outcome"), blank=True)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name = _("disclosure")
+        indexes = [models.Index(fields=["campaign_id", "occurred_at"])]
+
+
+class ErasureCause(models.TextChoices):
+    REQUEST = "request", _("Erasure request")
+    CLIENT = "client", _("Erased by the client")
+    RETENTION = "retention", _("Retention period over")
+
+
+class ErasureRecord(AppendOnly):
+    """What was destroyed or anonymised, by model, category and count; never what it said."""
+
+    cause = models.CharField(_("cause"), max_length=16, choices=ErasureCause.choices)
+    tenant_id = models.BigIntegerField(null=True, blank=True)
+    # {"audience.Contact": {"deleted": 2, "anonymised": 0, "categories": ["contact", ...]}, ...}
+    counts = models.JSONField(_("counts"), default=dict)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name = _("erasure record")

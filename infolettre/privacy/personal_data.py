@@ -6,7 +6,9 @@ from infolettre.privacy.declaration import (
     USER,
     PersonalDataModel,
     PersonalField,
+    anonymise,
     for_days,
+    keep,
 )
 
 # Ledger rows name their person by (subject_type, subject_id), not by an address.
@@ -14,6 +16,11 @@ BY_SUBJECT_ID = ""
 
 # Proof of consent outlives the account: the anti-spam law asks the sender to prove it (3 years).
 PROOF = for_days(3 * 365, counted_from="collected")
+# Erasing a person cuts their ledger rows from them (subject_id 0) and keeps the rest: what was
+# asked, with which words, under which policy, when. Once the person is erased and suppressed
+# nothing is sent to them again, so nothing needs proving about them; the anonymous rows still
+# prove how consent was asked, which the anti-spam law and the regulators may check.
+UNLINKED_PROOF = "anonymous proof of how consent was asked"
 
 DECLARATION = [
     PersonalDataModel(
@@ -28,6 +35,7 @@ DECLARATION = [
             PersonalField("occurred_at", CONSENT, ("privacy_compliance",), PROOF),
         ),
         other_fields=("id", "subject_type", "subject_id", "tenant_id", "policy_version"),
+        erasure=anonymise("subject_id", why=UNLINKED_PROOF),
     ),
     PersonalDataModel(
         "privacy.PolicyAcceptance",
@@ -38,6 +46,7 @@ DECLARATION = [
             PersonalField("source", CONSENT, ("privacy_compliance",), PROOF),
         ),
         other_fields=("id", "subject_type", "subject_id", "policy_version"),
+        erasure=anonymise("subject_id", why=UNLINKED_PROOF),
     ),
     PersonalDataModel(
         "sessions.Session",
@@ -86,10 +95,38 @@ DECLARATION += [
             "answered_by",
             "closed_at",
         ),
+        # The request and its answer prove how the person's rights were honoured: an erasure
+        # request is itself kept for its period (REQUEST_RECORD), then retention destroys it.
+        erasure=keep("proof of how the request was answered"),
+    ),
+    # Rows about one person (an operator message, a correction passed on) name them by a keyed
+    # hash only; erasure cuts that link, the rest stays as the record of what processors received.
+    PersonalDataModel(
+        "privacy.Disclosure",
+        subject=USER,
+        subject_email_path="",
+        fields=(
+            PersonalField("subject_hash", TECHNICAL, ("privacy_compliance",), PROOF),
+            PersonalField("occurred_at", TECHNICAL, ("privacy_compliance",), PROOF),
+        ),
+        other_fields=(
+            "id",
+            "kind",
+            "recipient",
+            "categories",
+            "purpose",
+            "reason",
+            "campaign_id",
+            "tenant_id",
+            "first_delivery_id",
+            "outcome",
+        ),
+        erasure=anonymise("subject_hash", why="the record of what processors received"),
     ),
 ]
 
 NO_PERSONAL_DATA = {
+    "privacy.ErasureRecord": "what was destroyed, by model, category and count; it names no one",
     "privacy.ConfidentialityIncident": (
         "the incident register describes incidents by kind and count; it names no person"
     ),

@@ -178,6 +178,14 @@ OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
 CAMPAIGN_TRANSPORT_URL = env.str("CAMPAIGN_TRANSPORT_URL", default=EMAIL_URL)
 # Other transports the operator may give a client (its sending profile): name=url pairs.
 CAMPAIGN_TRANSPORTS = env.dict("CAMPAIGN_TRANSPORTS", default={})
+# The disclosure log names each processor that receives mail. Our own relay on these hosts is not a
+# third party (it hands mail to the recipient's own provider), so sending through it logs nothing.
+LOCAL_MAIL_HOSTS = env.list("LOCAL_MAIL_HOSTS", default=["localhost", "127.0.0.1", "::1"])
+# A processor's name by host, "mailer:<alias>" or scheme: smtp.postmarkapp.com=Postmark,...
+PROCESSOR_NAMES = env.dict("PROCESSOR_NAMES", default={})
+# Processor name -> dotted path of a function(email, categories) -> outcome, for a processor with
+# an API to pass corrections on; email providers have none (privacy.disclosures).
+PROCESSOR_CORRECTION_HANDLERS = {}
 CAMPAIGN_LANES = env.int("CAMPAIGN_LANES", default=2)
 CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=200)
 CAMPAIGN_LANE_SECONDS = env.int("CAMPAIGN_LANE_SECONDS", default=60)
