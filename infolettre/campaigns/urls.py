@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views_campaigns, views_templates, views_unsubscribe
+from . import views_campaigns, views_preferences, views_templates, views_unsubscribe
 
 app_name = "campaigns"
 
@@ -57,4 +57,5 @@ urlpatterns = [
     ),
     # Public: the unsubscribe link of every message (GET shows a button; POST is RFC 8058's one click).
     path("u/<str:token>/", views_unsubscribe.unsubscribe, name="unsubscribe"),
+    path("u/<str:token>/preferences/", views_preferences.preferences, name="preferences"),
 ]
