@@ -108,6 +108,7 @@ def _mount_routers():
     from infolettre.campaigns import api as campaigns
     from infolettre.campaigns import api_templates
     from infolettre.privacy.api import router as privacy_router
+    from infolettre.webhooks.api import router as webhooks_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", audience.router)
@@ -116,6 +117,7 @@ def _mount_routers():
     api.add_router("/", campaigns.router)
     api.add_router("/", api_templates.router)
     api.add_router("/privacy", privacy_router)
+    api.add_router("/", webhooks_router)
 
 
 _mount_routers()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("infolettre.accounts.urls")),
     path("", include("infolettre.audience.urls")),
     path("", include("infolettre.campaigns.urls")),
+    path("", include("infolettre.webhooks.urls")),
     path("", include("infolettre.engagement.urls")),
     path("", include("infolettre.analytics.urls")),
 ]

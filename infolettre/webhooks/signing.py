@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import secrets
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105
 # A receiver should refuse a request whose timestamp is older than this (a replay).
 TOLERANCE_SECONDS = 300
 

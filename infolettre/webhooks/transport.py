@@ -50,7 +50,9 @@ def check_endpoint_url(url):
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise UnsafeUrl(_("Enter a complete address, such as https://example.com/webhooks.")) from None
+        raise UnsafeUrl(
+            _("Enter a complete address, such as https://example.com/webhooks.")
+        ) from None
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host or len(url) > 500:
         raise UnsafeUrl(_("Enter a complete address, such as https://example.com/webhooks."))
@@ -88,12 +90,13 @@ def post(url, body, headers):
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if parts.scheme == "https":
         connection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=TIMEOUT_SECONDS, context=ssl.create_default_context()
+            parts.hostname,
+            parts.port,
+            timeout=TIMEOUT_SECONDS,
+            context=ssl.create_default_context(),
         )
     else:
-        connection = http.client.HTTPConnection(
-            parts.hostname, parts.port, timeout=TIMEOUT_SECONDS
-        )
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
     connection._create_connection = _guarded_connect
     try:
         connection.request("POST", path, body=body, headers=headers)

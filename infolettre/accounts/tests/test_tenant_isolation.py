@@ -22,6 +22,8 @@ from infolettre.audience.models import (
 )
 from infolettre.campaigns.models import Campaign, SenderAddress
 from infolettre.campaigns.template_actions import do_create_template
+from infolettre.webhooks.actions import do_create_endpoint
+from infolettre.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 def _in_tenant(make):
@@ -97,6 +99,11 @@ OBJECT_FACTORIES = {
             tenant=owner_a.tenant, name="A's segment", definition={}
         )
     ),
+    "webhook_id": _in_tenant(
+        lambda owner_a, _: do_create_endpoint(
+            owner_a.tenant, url="https://a.example.com/hook", events=["campaign_finished"]
+        )
+    ),
 }
 # Bodies that are valid for a route, so that only the lookup can refuse the request.
 VALID_BODIES = {
@@ -114,6 +121,7 @@ VALID_BODIES = {
         "addresses": ["b@example.com"],
         "subject": "Hi",
     },
+    ("/api/v1/webhooks/{webhook_id}", "patch"): {"active": False},
 }
 
 
@@ -128,6 +136,8 @@ def _snapshot():
         Suppression,
         ContactImport,
         Segment,
+        WebhookEndpoint,
+        WebhookDelivery,
     )
     return [list(getattr(m, "unscoped", m.objects).order_by("pk").values()) for m in models]
 
