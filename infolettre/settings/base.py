@@ -123,6 +123,8 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
 # How long the link of the welcome message confirms an address.
 EMAIL_CONFIRMATION_MAX_AGE = env.int("EMAIL_CONFIRMATION_MAX_AGE", default=60 * 60 * 24 * 3)
 INVITATION_MAX_AGE = 60 * 60 * 24 * 7
+# How long a privacy request's signed link proves the address and opens the access file.
+PRIVACY_REQUEST_LINK_MAX_AGE = env.int("PRIVACY_REQUEST_LINK_MAX_AGE", default=60 * 60 * 24 * 7)
 # Sign-in throttling: this many failures for one address (or one network) within the window lock it.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_NETWORK_FAILURE_LIMIT = env.int("LOGIN_NETWORK_FAILURE_LIMIT", default=50)
@@ -212,6 +214,9 @@ SENDER_LINK_INTERVAL = env.int("SENDER_LINK_INTERVAL", default=300)
 # (dotted path of the task, "HH:MM"). Each task is safe to enqueue twice on the same day.
 DAILY_REPORT_TIME = env.str("DAILY_REPORT_TIME", default="07:00")
 PERIODIC_TASKS = [("infolettre.analytics.tasks.send_daily_reports", DAILY_REPORT_TIME)]
+# Retention: days per "app.Model" or category code, instead of the declaration's periods.
+RETENTION_OVERRIDES = {k: int(v) for k, v in env.dict("RETENTION_OVERRIDES", default={}).items()}
+PERIODIC_TASKS += [("infolettre.privacy.tasks.apply_retention", "03:00")]
 
 # Who runs this deployment: shown in the policy, in the footer and in every message.
 OPERATOR = {
