@@ -283,7 +283,7 @@ def test_an_attribute_row_emptied_is_removed(client, owner, delivery, url):
         (["age"], ["quarante"], "La valeur de « age » doit être un nombre entier."),
         (["member"], ["peut-être"], "La valeur de « member » doit être oui ou non."),
         (["score"], ["beaucoup"], "La valeur de « score » doit être un nombre."),
-        (["city"], ["x" * 501], "est plus longue que 500 caractères"),
+        (["city"], ["x" * 501], "dépasse 500 caractères"),
         ([f"key_{n}" for n in range(51)], ["v"] * 51, "Gardez au plus 50 attributs."),
     ],
 )
