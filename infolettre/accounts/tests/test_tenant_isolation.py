@@ -22,6 +22,8 @@ from infolettre.audience.models import (
 )
 from infolettre.campaigns.models import Campaign, SenderAddress
 from infolettre.campaigns.template_actions import do_create_template
+from infolettre.privacy.models import ConfidentialityIncident, PrivacyRequest
+from infolettre.privacy.requests import do_prove_request, do_receive_request
 from infolettre.webhooks.actions import do_create_endpoint
 from infolettre.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -73,6 +75,26 @@ def _campaign(owner_a):
     return campaign
 
 
+def _privacy_request(owner_a):
+    """A proven question from a contact of tenant A's lists: shown to tenant A only."""
+    do_create_contact(owner_a.tenant, email="a-asks@example.com")
+    asked = do_receive_request(kind="question", email="a-asks@example.com", message="Why?")
+    return do_prove_request(asked)
+
+
+def _incident(owner_a, _):
+    return ConfidentialityIncident.objects.create(
+        title="Lost laptop",
+        data_involved="names",
+        circumstances="left in a taxi",
+        occurred_on=timezone.localdate(),
+        discovered_on=timezone.localdate(),
+        people_affected=0,
+        serious_injury_risk=False,
+        risk_assessment="encrypted disk",
+    ).pk
+
+
 # Each path parameter that names an object, and how to make one that belongs to tenant A.
 OBJECT_FACTORIES = {
     "member_id": lambda owner_a, make_member: make_member(owner_a.tenant).pk,
@@ -99,6 +121,8 @@ OBJECT_FACTORIES = {
             tenant=owner_a.tenant, name="A's segment", definition={}
         )
     ),
+    "request_id": _in_tenant(lambda owner_a, _: _privacy_request(owner_a)),
+    "incident_id": _incident,
     "webhook_id": _in_tenant(
         lambda owner_a, _: do_create_endpoint(
             owner_a.tenant, url="https://a.example.com/hook", events=["campaign_finished"]
@@ -138,6 +162,8 @@ def _snapshot():
         Segment,
         WebhookEndpoint,
         WebhookDelivery,
+        PrivacyRequest,
+        ConfidentialityIncident,
     )
     return [list(getattr(m, "unscoped", m.objects).order_by("pk").values()) for m in models]
 
