@@ -425,6 +425,16 @@ def test_an_erased_contact_not_suppressed_can_still_stop_everything(client, owne
     assert "sauf votre adresse" in response.content.decode()
 
 
+def test_the_page_links_to_the_access_request(client, delivery, url):
+    """A copy of one's data is asked from the privacy request page, on the live page and the erased one."""
+    html = client.get(url).content.decode()
+    assert '<a class="button button-secondary" href="/vie-privee/acces/"' in html
+    assert "Demander une copie de mes données" in html
+    with tenant_scope(delivery.tenant):
+        do_delete_contact(delivery.contact)
+    assert 'href="/vie-privee/acces/"' in client.get(url).content.decode()
+
+
 def test_the_page_is_in_english_on_request(client, owner, delivery, url):
     """English when the browser prefers it, and the rejoin words are kept in that language."""
     news = list_id(owner.tenant, "News")
