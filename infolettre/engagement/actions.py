@@ -69,7 +69,7 @@ def do_newsletter_signup(*, email, name, language):
                 )
         except IntegrityError:  # the same address, signed up at the same moment
             return None
-    elif has_consent(subscriber, NEWSLETTER):
+    elif has_consent(subscriber, NEWSLETTER.code):
         return None
     else:
         subscriber.confirmation_requested_at = now
@@ -92,7 +92,9 @@ def subscriber_from_link(token):
     subscriber = NewsletterSubscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None or address_digest(subscriber.email) != digest:
         raise InvalidLink()
-    if subscriber.confirmation_requested_at is None and not has_consent(subscriber, NEWSLETTER):
+    if subscriber.confirmation_requested_at is None and not has_consent(
+        subscriber, NEWSLETTER.code
+    ):
         raise InvalidLink()
     return subscriber
 
@@ -108,7 +110,7 @@ def do_confirm_newsletter(token, *, source):
     subscriber.confirmed_at = subscriber.confirmed_at or now
     subscriber.confirmation_requested_at = None
     subscriber.save(update_fields=["confirmed_at", "confirmation_requested_at"])
-    if not has_consent(subscriber, NEWSLETTER):
+    if not has_consent(subscriber, NEWSLETTER.code):
         do_record_consent(
             subscriber, NEWSLETTER, given=True, wording=consent_wording(NEWSLETTER), source=source
         )
@@ -260,7 +262,7 @@ def do_unsubscribe_from_message(delivery, *, source, how):
     purpose = PROMOTIONAL_PURPOSES[delivery.message.kind]
     model = delivery.subject_type.model_class()
     subject = model._default_manager.select_for_update().filter(pk=delivery.subject_id).first()
-    if subject is None or not has_consent(subject, purpose):
+    if subject is None or not has_consent(subject, purpose.code):
         return None
     event = do_record_consent(
         subject, purpose, given=False, wording=withdrawal_words(purpose), source=source

@@ -68,7 +68,7 @@ def _send_promotional(message, delivery):
     """A newsletter or special offer: only while the person still consents, always with an opt-out."""
     purpose = PROMOTIONAL_PURPOSES[message.kind]
     person = delivery.recipient
-    if person is None or not has_consent(person, purpose):
+    if person is None or not has_consent(person, purpose.code):
         return False
     link = unsubscribe_url(delivery)
     send_email(

@@ -124,7 +124,7 @@ def unsubscribe(request, token):
             how=actions.ONE_CLICK if one_click else actions.PAGE,
         )
         return _page(request, "unsubscribe_done", **context)
-    if person is None or not has_consent(person, purpose):
+    if person is None or not has_consent(person, purpose.code):
         return _page(request, "unsubscribe_done", **context)
     return _page(
         request, "unsubscribe", **context, words=actions.withdrawal_words(purpose), token=token
