@@ -1,0 +1,95 @@
+"""The scheduler enqueues each periodic task once a day, when its local time has come."""
+
+import datetime
+import threading
+
+import pytest
+import time_machine
+from django.tasks import task
+
+from infolettre.analytics.models import DailyReport
+from infolettre.analytics.scheduler import Scheduler, due_tasks, parse_time
+
+from .helpers import DAY, add_campaign_activity, local
+
+REPORT = "infolettre.analytics.tasks.send_daily_reports"
+TASKS = [(REPORT, "07:00")]
+RECORD = f"{__name__}.record_call"
+CALLS = []
+
+
+@task()
+def record_call():
+    """A periodic task of the tests: it only counts its runs."""
+    CALLS.append(1)
+
+
+def test_a_task_is_not_due_before_its_local_time():
+    """At 06:59 in Montréal (11:59 UTC), the 07:00 task waits."""
+    assert due_tasks(TASKS, {}, local(DAY, 6, 59)) == []
+
+
+def test_a_task_is_due_at_its_local_time_and_once_that_day():
+    """From 07:00 the task is due until it was enqueued that day, then again the next day."""
+    assert due_tasks(TASKS, {}, local(DAY, 7)) == [REPORT]
+    assert due_tasks(TASKS, {REPORT: DAY}, local(DAY, 7, 1)) == []
+    assert due_tasks(TASKS, {REPORT: DAY}, local(DAY, 23, 59)) == []
+    next_day = DAY + datetime.timedelta(days=1)
+    assert due_tasks(TASKS, {REPORT: DAY}, local(next_day, 6, 59)) == []
+    assert due_tasks(TASKS, {REPORT: DAY}, local(next_day, 7)) == [REPORT]
+
+
+def test_the_time_is_local_time_not_utc():
+    """07:00 UTC is 02:00 in Montréal: not yet due."""
+    at_seven_utc = datetime.datetime.combine(DAY, datetime.time(7), tzinfo=datetime.UTC)
+    assert due_tasks(TASKS, {}, at_seven_utc) == []
+
+
+def test_a_scheduler_started_after_the_time_enqueues_at_once_then_waits_for_tomorrow():
+    """A scheduler (re)started at 09:00 enqueues the task at its first tick, not at later ones."""
+    CALLS.clear()
+    clock = [local(DAY, 9)]
+    scheduler = Scheduler([(RECORD, "07:00")], clock=lambda: clock[0])
+
+    assert scheduler.tick() == [RECORD]
+    clock[0] = local(DAY, 9, 30)
+    assert scheduler.tick() == []
+    clock[0] = local(DAY + datetime.timedelta(days=1), 7, 0)
+    assert scheduler.tick() == [RECORD]
+    assert len(CALLS) == 2
+
+
+def test_a_wrong_time_is_refused_at_start():
+    """A DAILY_REPORT_TIME that is not HH:MM stops the scheduler at start, not at 7 the next day."""
+    with pytest.raises(ValueError):
+        Scheduler([(REPORT, "7h")])
+
+
+def test_the_default_setting_runs_the_daily_report_at_seven(settings):
+    """settings.PERIODIC_TASKS names the daily report at DAILY_REPORT_TIME, 07:00 by default."""
+    assert (REPORT, settings.DAILY_REPORT_TIME) in settings.PERIODIC_TASKS
+    assert parse_time(settings.DAILY_REPORT_TIME) == datetime.time(7)
+
+
+def test_the_loop_stops_when_asked():
+    """stop() (what SIGTERM and SIGINT call) ends the loop without waiting for the next tick."""
+    scheduler = Scheduler([(RECORD, "07:00")])
+    thread = threading.Thread(target=scheduler.run, kwargs={"tick_seconds": 3600})
+    thread.start()
+    scheduler.stop()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_the_scheduled_task_sends_yesterdays_report_in_the_morning(owner, mailoutbox):
+    """At 07:00 the next morning, a tick sends the report of the day before, once."""
+    add_campaign_activity(owner.tenant, name="Spring sale", at=local(DAY, 15), sent=3)
+    mailoutbox.clear()
+    morning = local(DAY + datetime.timedelta(days=1), 7)
+    with time_machine.travel(morning, tick=False):
+        scheduler = Scheduler(TASKS)
+        assert scheduler.tick() == [REPORT]
+        Scheduler(TASKS).tick()  # a second scheduler
+
+    assert [message.to for message in mailoutbox] == [[owner.email]]
+    assert list(DailyReport.unscoped.values_list("day", flat=True)) == [DAY]
