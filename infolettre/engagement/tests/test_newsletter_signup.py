@@ -48,6 +48,7 @@ def test_signup_page_asks_name_and_email_only_each_with_its_declared_purpose(cli
     assert names == {"name", "email", "website", "consent"}
     # Beside the name, beside the address, and in the consent words.
     assert html.count(escape(str(NEWSLETTER.description))) == 3
+    assert "Abonnez-vous à notre bulletin de nouvelles" in html
     assert 'id="id_name-purpose"' in html
     assert 'id="id_email-purpose"' in html
 
