@@ -10,6 +10,7 @@ from conftest import basic_auth
 from infolettre.accounts.actions import do_invite_member, do_issue_api_token
 from infolettre.accounts.models import ApiToken, Invitation, User
 from infolettre.accounts.tenancy import TenantNotActive, tenant_scope
+from infolettre.analytics.models import DailyReport, DailyReportSend
 from infolettre.api import api
 from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe, do_suppress
 from infolettre.audience.models import (
@@ -164,6 +165,8 @@ def _snapshot():
         WebhookDelivery,
         PrivacyRequest,
         ConfidentialityIncident,
+        DailyReport,
+        DailyReportSend,
     )
     return [list(getattr(m, "unscoped", m.objects).order_by("pk").values()) for m in models]
 
