@@ -205,10 +205,13 @@ def check_correction(post, contact):
     stored value and type, and a changed value of a number or a yes/no must still be one.
     """
     errors = {}
-    name = (post.get("name") or "").strip()
+    # The page always sends both inputs; a request without one leaves that part as it is.
+    name = (post.get("name", contact.name) or "").strip()
     if len(name) > NAME_MAX:
         errors["name"] = _("Use at most %(limit)d characters.") % {"limit": NAME_MAX}
     original = contact.attributes or {}
+    if "attribute_key" not in post and "attribute_value" not in post:
+        return {"name": name, "attributes": original}, errors
     attributes, problem = check_attributes(post, original)
     problems = [problem] if problem else []
     for key, value in list(attributes.items()):

@@ -262,6 +262,17 @@ def test_correcting_the_name_and_attributes_keeps_their_types_and_is_idempotent(
     assert snapshot() == before
 
 
+def test_a_request_without_the_attribute_rows_keeps_the_attributes(client, owner, delivery, url):
+    """Only the name sent: the attributes stay as stored; nothing sent at all changes nothing."""
+    assert client.post(url, {"action": "correct", "name": "Jeanne R."}).status_code == 200
+    contact = Contact.unscoped.get(email="jeanne.roy@example.com", tenant=owner.tenant)
+    assert contact.name == "Jeanne R."
+    assert contact.attributes == {"city": "Montréal", "age": 41, "member": True, "score": 2.5}
+    before = snapshot()
+    assert client.post(url, {"action": "correct"}).status_code == 200
+    assert snapshot() == before
+
+
 def test_an_attribute_row_emptied_is_removed(client, owner, delivery, url):
     """Emptying a row's name and value removes that detail; the others stay as stored."""
     body = {
