@@ -507,10 +507,12 @@ def test_the_page_is_reached_from_a_sent_messages_footer(
             do_launch_campaign(campaign)
     (_, _, raw), *rest = smtp_server.messages
     assert rest == []
-    html = email.message_from_bytes(raw, policy=default_policy).get_body(("html",)).get_content()
+    message = email.message_from_bytes(raw, policy=default_policy)
+    html = message.get_body(("html",)).get_content()
     links = re.findall(r'href="([^"]*/preferences/)"', html)
     delivery = Delivery.unscoped.get(email="lea@example.com")
     assert links == [f"{SITE}/u/{make_token(delivery)}/preferences/"]
+    assert f"({links[0]})" in message.get_body(("plain",)).get_content()
 
     response = client.get(links[0].removeprefix(SITE))
 
