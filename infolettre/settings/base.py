@@ -217,6 +217,8 @@ PERIODIC_TASKS = [("infolettre.analytics.tasks.send_daily_reports", DAILY_REPORT
 # Retention: days per "app.Model" or category code, instead of the declaration's periods.
 RETENTION_OVERRIDES = {k: int(v) for k, v in env.dict("RETENTION_OVERRIDES", default={}).items()}
 PERIODIC_TASKS += [("infolettre.privacy.tasks.apply_retention", "03:00")]
+# Webhook retries are deferred tasks; this daily sweep catches any a crashed worker left behind.
+PERIODIC_TASKS += [("infolettre.webhooks.tasks.retry_due_webhooks", "04:30")]
 
 # Who runs this deployment: shown in the policy, in the footer and in every message.
 OPERATOR = {

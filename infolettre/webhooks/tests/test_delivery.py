@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils.translation import gettext as _
 
 from conftest import basic_auth
@@ -144,3 +145,15 @@ def test_an_unreachable_endpoint_is_retried(owner, django_capture_on_commit_call
         delivery = emit(owner, django_capture_on_commit_callbacks)
     assert state(delivery) == ("pending", 1, None, T0 + timedelta(minutes=1))
     assert delivery.last_error.startswith("ConnectionRefusedError")
+
+
+def test_the_sweep_command_sends_due_retries(
+    owner, endpoint, receiver, django_capture_on_commit_callbacks
+):
+    """`manage.py send_due_webhooks` queues the retries whose time has come, once."""
+    receiver.statuses = [500]
+    with time_machine.travel(T0, tick=False):
+        delivery = emit(owner, django_capture_on_commit_callbacks)
+    with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
+        call_command("send_due_webhooks")
+    assert state(delivery)[:3] == ("delivered", 2, 200)
