@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from infolettre.privacy.actions import do_record_consent, do_record_policy_acceptance
+from infolettre.privacy.disclosures import do_pass_on_correction
 from infolettre.privacy.purposes import NEWSLETTER, SPECIAL_OFFERS
 
 from .errors import (
@@ -106,9 +107,11 @@ def check_owner(user):
 
 
 def do_update_profile(user, cleaned):
+    before, corrected = user.email, [k for k, v in cleaned.items() if getattr(user, k) != v]
     for name, value in cleaned.items():
         setattr(user, name, value)
     user.save(update_fields=list(cleaned))
+    do_pass_on_correction(before, "accounts.User", corrected)
     return user
 
 

@@ -12,6 +12,7 @@ from infolettre.privacy.declaration import (
     TECHNICAL,
     PersonalDataModel,
     PersonalField,
+    anonymise,
     for_days,
     while_account_open,
 )
@@ -72,6 +73,18 @@ DECLARATION = [
             ),
         ),
         other_fields=("id", "created_at", "closed_at"),
+        # Reached only when the person is its last user (privacy.erasure): the company's details
+        # may be theirs (a sole proprietor); the account closes and retention ends the rest.
+        erasure=anonymise(
+            "name",
+            "address",
+            "phone",
+            "fax",
+            "website",
+            "company_size",
+            "industry",
+            why="the account's lists and campaigns wait for the end of its grace period",
+        ),
     ),
     PersonalDataModel(
         "accounts.ApiToken",
@@ -96,3 +109,21 @@ DECLARATION = [
         other_fields=("id", "tenant", "role", "invited_by", "created_at", "accepted_at"),
     ),
 ]
+
+
+def close_accounts_of_last_user(email, tenant_ids, scope):
+    """An erased person who was the last user of their client account closes it: nobody is left
+    to run it, and retention destroys its lists and campaigns once the grace period ends."""
+    if scope is not None:
+        return
+    from django.utils import timezone
+
+    from .models import Organisation
+
+    for organisation in Organisation.objects.filter(users__email=email, closed_at__isnull=True):
+        if set(organisation.users.values_list("email", flat=True)) == {email}:
+            organisation.closed_at = timezone.now()
+            organisation.save(update_fields=["closed_at"])
+
+
+ERASURE_STEPS = [close_accounts_of_last_user]

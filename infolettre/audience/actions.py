@@ -3,6 +3,7 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from infolettre.privacy.disclosures import do_pass_on_correction
 from infolettre.privacy.pseudonymise import keyed_hash
 from infolettre.webhooks import events as webhook_events
 
@@ -59,10 +60,13 @@ def do_create_contact(tenant, *, email, name="", phone="", attributes=None):
 
 def do_update_contact(contact, **fields):
     """Correct a contact's data; a new address must not be another contact's."""
+    before, corrected = contact.email, [k for k, v in fields.items() if getattr(contact, k) != v]
     for name, value in fields.items():
         setattr(contact, name, value)
     contact.updated_at = timezone.now()
-    return _save_unique(contact, ContactExists, update_fields=[*fields, "updated_at"])
+    _save_unique(contact, ContactExists, update_fields=[*fields, "updated_at"])
+    do_pass_on_correction(before, "audience.Contact", corrected, tenant_id=contact.tenant_id)
+    return contact
 
 
 def do_delete_contact(contact):
@@ -141,6 +145,24 @@ def do_suppress(tenant, email, reason=SuppressionReason.MANUAL):
         defaults={"email": email, "reason": reason},
     )
     return suppression
+
+
+def do_suppress_by_hash(tenant_id, email):
+    """Keep an erased person suppressed by the keyed hash alone, without their address."""
+    suppression, _ = Suppression.unscoped.get_or_create(
+        tenant_id=tenant_id,
+        email_hash=suppression_hash(email),
+        defaults={"email": "", "reason": SuppressionReason.UNSUBSCRIBED},
+    )
+    return suppression
+
+
+def do_erase_contact(contact):
+    """Erase everything this client holds about one of its contacts; the keyed hash stays."""
+    from infolettre.privacy.erasure import do_erase_person
+    from infolettre.privacy.models import ErasureCause
+
+    return do_erase_person(contact.email, scope=contact.tenant, cause=ErasureCause.CLIENT)
 
 
 def do_unsuppress(suppression):

@@ -238,6 +238,19 @@ def delete_contact(request, contact_id: int):
     return Status(204, None)
 
 
+class ErasureOut(Schema):
+    erased: dict
+
+
+@router.post("/contacts/{contact_id}/erase", response={200: ErasureOut, **ERRORS})
+def erase_contact(request, contact_id: int):
+    """Erase everything this organisation holds about the contact (subscriptions, send records,
+    consents); only a keyed hash stays in the suppression list, so no import can mail them again.
+    Answer what was erased, by table and count."""
+    record = actions.do_erase_contact(queries.access_contact_for_tenant(contact_id))
+    return {"erased": record.counts}
+
+
 # Suppression list --------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from infolettre.privacy.declaration import (
     THIRD_PARTY,
     PersonalDataModel,
     PersonalField,
+    anonymise,
     for_days,
     while_account_open,
 )
@@ -72,6 +73,8 @@ DECLARATION = [
             contact_field("created_at", TECHNICAL, PROOF),
         ),
         other_fields=("id", "tenant"),
+        # The clear address goes; the keyed hash stays so that no import can mail them again.
+        erasure=anonymise("email", why="the keyed hash keeps the erased person from being mailed"),
     ),
     PersonalDataModel(
         "audience.ContactImport",
@@ -123,3 +126,14 @@ NO_PERSONAL_DATA = {
     "audience.MailingList": "a list's name, description and settings",
     "audience.Segment": "conditions over attributes, chosen by the client; they name no person",
 }
+
+
+def keep_erased_suppressed(email, tenant_ids, scope):
+    """Every client that held an erased person keeps them suppressed, by the keyed hash alone."""
+    from .actions import do_suppress_by_hash
+
+    for tenant_id in tenant_ids:
+        do_suppress_by_hash(tenant_id, email)
+
+
+ERASURE_STEPS = [keep_erased_suppressed]

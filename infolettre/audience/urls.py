@@ -13,6 +13,7 @@ urlpatterns = [
     path("contacts/", views.contacts, name="contacts"),
     path("contacts/<int:contact_id>/", views.contact_detail, name="contact_detail"),
     path("contacts/<int:contact_id>/supprimer/", views.contact_delete, name="contact_delete"),
+    path("contacts/<int:contact_id>/effacer/", views.contact_erase, name="contact_erase"),
     path("contacts/<int:contact_id>/abonner/", views.contact_subscribe, name="contact_subscribe"),
     path(
         "abonnements/<int:subscription_id>/desabonner/",

@@ -34,6 +34,7 @@ from .actions import (
     do_create_list,
     do_delete_contact,
     do_delete_list,
+    do_erase_contact,
     do_subscribe,
     do_suppress,
     do_unsubscribe_from_list,
@@ -365,6 +366,17 @@ def contact_delete(request, contact_id):
     email = contact.email
     do_delete_contact(contact)
     messages.success(request, _("The contact %(email)s is deleted.") % {"email": email})
+    return redirect("audience:contacts")
+
+
+@require_POST
+@client_page
+def contact_erase(request, contact_id):
+    do_erase_contact(_found(access_contact_for_tenant, contact_id))
+    # The message names no address: it is kept in the session until shown.
+    messages.success(
+        request, _("The contact is erased; only a keyed trace stays to block the address.")
+    )
     return redirect("audience:contacts")
 
 

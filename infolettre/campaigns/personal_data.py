@@ -5,6 +5,7 @@ from infolettre.privacy.declaration import (
     THIRD_PARTY,
     PersonalDataModel,
     PersonalField,
+    anonymise,
     for_days,
 )
 
@@ -35,6 +36,8 @@ DECLARATION = [
             "claimed_until",
             "message_id",
         ),
+        # Erasure keeps the row (the campaign's counts by status) and cuts it from the person.
+        erasure=anonymise("email", "error", "contact", why="unlinked send counts"),
     ),
     # Bounces and complaints: what a mailbox provider reported about one delivery. Diagnostics
     # quote the remote server, which often names the address.
@@ -53,6 +56,8 @@ DECLARATION = [
             )
         ),
         other_fields=("id", "tenant", "delivery"),
+        # The kind and date stay for the complaint and bounce rates; the address and the quote go.
+        erasure=anonymise("email", "diagnostic", why="unlinked bounce and complaint rates"),
     ),
     PersonalDataModel(
         "campaigns.SenderAddress",
@@ -77,6 +82,8 @@ DECLARATION = [
             ),
         ),
         other_fields=("id", "tenant", "verified_at", "created_at"),
+        # Sent campaigns keep pointing to their sender; the address and name go.
+        erasure=anonymise("email", "name", why="sent campaigns still name a sender row"),
     ),
 ]
 

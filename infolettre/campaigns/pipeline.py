@@ -145,6 +145,10 @@ def build_message(compiled, campaign, delivery):
         headers=message_headers(campaign, delivery, unsubscribe_url, subject),
         text=text,
         html=html,
+        reason=f"campaign:{campaign.pk}",
+        tenant_id=campaign.tenant_id,
+        campaign_id=campaign.pk,
+        delivery_id=delivery.pk,
     )
 
 

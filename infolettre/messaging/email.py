@@ -6,6 +6,8 @@ from django.db import models
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from infolettre.privacy.disclosures import disclose_operator_message
+
 
 class MessageKind(models.TextChoices):
     """The kinds the code keeps apart: each has its own rules on consent and unsubscribing."""
@@ -38,4 +40,5 @@ def send_email(*, kind, to, template, context, language, headers=None):
         headers={**(headers or {}), "X-Infolettre-Kind": kind},
     )
     message.attach_alternative(html, "text/html")
+    disclose_operator_message(kind, to)
     message.send()

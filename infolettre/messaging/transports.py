@@ -22,6 +22,13 @@ class OutgoingMessage:
     headers: dict[str, str]
     text: str
     html: str
+    # Why it goes out, for the disclosure log (privacy.disclosures): "campaign:<id>" or
+    # "message:<kind>", the purpose served, the client it is sent for.
+    reason: str = "message:test"
+    purpose: str = "campaign_delivery"
+    tenant_id: int | None = None
+    campaign_id: int | None = None
+    delivery_id: int | None = None
 
     def as_bytes(self):
         """The message in MIME (multipart/alternative, quoted-printable parts), written directly:
@@ -73,7 +80,22 @@ class SendResult:
 
 
 class Transport:
-    """A base for transports; each is opened once per batch and closed after it."""
+    """A base for transports; each is opened once per batch and closed after it.
+
+    `send` is the one way out and writes the disclosure log before anything leaves; a transport
+    implements `deliver`, and defining its own `send` is refused when the class is made.
+    """
+
+    # The processor that receives the messages ("" when nothing leaves our hands), set from the
+    # transport's URL by transport_from_url (privacy.disclosures.processor_for_url).
+    processor = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "send" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} must implement deliver(), not send(): send() logs the disclosure."
+            )
 
     def open(self):
         pass
@@ -82,7 +104,32 @@ class Transport:
         pass
 
     def send(self, message, commit):
+        """Log the disclosure (once per transport session, campaign and client), then deliver."""
+        self._disclose(message)
+        return self.deliver(message, commit)
+
+    def deliver(self, message, commit):
         raise NotImplementedError
+
+    def _disclose(self, message):
+        if not self.processor:
+            return
+        key = (message.reason, message.campaign_id, message.tenant_id, message.purpose)
+        logged = self.__dict__.setdefault("_disclosed", set())
+        if key in logged:
+            return
+        from infolettre.privacy.disclosures import CAMPAIGN_CATEGORIES, record_disclosure
+
+        record_disclosure(
+            recipient=self.processor,
+            categories=CAMPAIGN_CATEGORIES,
+            purpose=message.purpose,
+            reason=message.reason,
+            tenant_id=message.tenant_id,
+            campaign_id=message.campaign_id,
+            first_delivery_id=message.delivery_id,
+        )
+        logged.add(key)
 
 
 def _result(code, detail):
@@ -127,7 +174,7 @@ class SMTPTransport(Transport):
                 self.connection.close()
             self.connection = None
 
-    def send(self, message, commit):
+    def deliver(self, message, commit):
         """Run one SMTP transaction, calling `commit` just before the final dot of DATA.
 
         A failure before `commit` means nothing left (the caller may retry); an exception after
@@ -161,7 +208,7 @@ class MemoryTransport(Transport):
 
     outbox: list = []
 
-    def send(self, message, commit):
+    def deliver(self, message, commit):
         commit()
         MemoryTransport.outbox.append(message)
         return SendResult(SENT)
@@ -184,7 +231,7 @@ class DjangoMailerTransport(Transport):
         if self.connection is not None:
             self.connection.close()
 
-    def send(self, message, commit):
+    def deliver(self, message, commit):
         from django.core.mail import EmailMultiAlternatives
 
         email = EmailMultiAlternatives(
@@ -204,8 +251,26 @@ class DjangoMailerTransport(Transport):
         return SendResult(SENT)
 
 
+# Every transport class, by URL scheme; a test proves each class of this module is here and logs.
+TRANSPORTS = {
+    "smtp": SMTPTransport,
+    "smtp+tls": SMTPTransport,
+    "smtps": SMTPTransport,
+    "mailer": DjangoMailerTransport,
+    "memory": MemoryTransport,
+}
+
+
 def transport_from_url(url):
     """smtp://, smtp+tls://, smtps:// (host, port, credentials), mailer://<alias>, memory://."""
+    from infolettre.privacy.disclosures import processor_for_url
+
+    transport = _transport_from_url(url)
+    transport.processor = processor_for_url(url)
+    return transport
+
+
+def _transport_from_url(url):
     parts = urlsplit(url)
     if parts.scheme in ("smtp", "smtp+tls", "smtps"):
         return SMTPTransport(

@@ -108,6 +108,29 @@ def record_disclosure(
     )
 
 
+# The purpose an operator message serves, by messaging.email.MessageKind.
+MESSAGE_PURPOSES = {
+    "welcome": "account",
+    "account": "account",
+    "service_notice": "service_notices",
+    "daily_report": "service_notices",
+    "promotional": "newsletter",
+}
+
+
+def disclose_operator_message(kind, to, mailer="default"):
+    """Log an operator message to one person when the mailer hands it to a processor."""
+    processor = processor_for_mailer(mailer)
+    if processor:
+        record_disclosure(
+            recipient=processor,
+            categories=MESSAGE_CATEGORIES,
+            purpose=MESSAGE_PURPOSES.get(str(kind), "service_notices"),
+            reason=f"message:{kind}",
+            email=to,
+        )
+
+
 def _entry(row, when):
     return {
         "recipient": row.recipient,

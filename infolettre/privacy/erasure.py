@@ -1,0 +1,260 @@
+"""Erasure: delete or anonymise everything held about a person, across every app, from the declaration.
+
+Each declared model says how its rows are found (`subject_email_path`, or subject_type/subject_id
+for ledgers) and what erasure does to them (`erasure`: delete, anonymise, keep). A new app's model is
+covered by declaring it; nothing here names an app. What remains afterwards: the keyed hash of the
+address in each client's suppression list (so an import cannot bring the person back), anonymous
+counts and send records that no longer point to anyone, and an ErasureRecord saying what was
+destroyed by model, category and count.
+"""
+
+import logging
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.utils import timezone
+
+from .declaration import THIRD_PARTY, declared_models, erasure_steps
+from .disclosures import subject_hash
+from .models import Disclosure, ErasureCause, ErasureRecord
+
+logger = logging.getLogger(__name__)
+
+ERASED_DOMAIN = "erased.invalid"
+
+
+def do_erase_person(email, *, scope=None, cause=ErasureCause.REQUEST):
+    """Erase the person at `email` everywhere, or only among one client's contacts (`scope`).
+
+    Return the ErasureRecord of what was deleted and anonymised.
+    """
+    email = email.strip().lower()
+    with transaction.atomic():
+        found = _rows_about(email, scope)
+        tenant_ids = sorted(
+            {
+                tenant_id
+                for entry, model, ids in found
+                if entry.subject == THIRD_PARTY and _has_tenant(model)
+                for tenant_id in model._base_manager.filter(pk__in=ids)
+                .values_list("tenant_id", flat=True)
+                .distinct()
+            }
+        )
+        for step in erasure_steps():
+            step(email, tenant_ids, scope)
+        counts = {}
+        subjects = {model: ids for _entry, model, ids in found}
+        # Anonymise first: a row reached through another (a bounce through its delivery) was found
+        # before anything changed, and a delete's cascade must not take an anonymised row with it.
+        for entry, model, ids in sorted(found, key=lambda f: f[0].erasure.strategy != "anonymise"):
+            _apply(entry, model, ids, counts)
+        for entry, model, ids in _ledger_rows(subjects, scope):
+            _apply(entry, model, ids, counts)
+        _unlink_disclosures(email, scope, counts)
+        record = ErasureRecord.objects.create(
+            cause=cause, tenant_id=scope.pk if scope is not None else None, counts=counts
+        )
+    logger.info(
+        "Erasure %s: %s",
+        record.pk,
+        ", ".join(
+            f"{label} {sum(v for k, v in c.items() if k != 'categories')}"
+            for label, c in counts.items()
+        ),
+    )
+    return record
+
+
+def _has_tenant(model):
+    return any(f.name == "tenant" for f in model._meta.concrete_fields)
+
+
+def _in_scope(entry, model, scope):
+    # A client erases one of its contacts: its own third-party rows only, never a user account.
+    return scope is None or (entry.subject == THIRD_PARTY and _has_tenant(model))
+
+
+def _rows_about(email, scope):
+    """(entry, model, ids) for every declared model whose rows name the person by address."""
+    found = []
+    for entry in declared_models():
+        if not entry.subject_email_path or entry.erasure.strategy == "keep":
+            continue
+        model = apps.get_model(entry.model)
+        if not _in_scope(entry, model, scope):
+            continue
+        rows = model._base_manager.filter(**{entry.subject_email_path: email})
+        if scope is not None:
+            rows = rows.filter(tenant_id=scope.pk)
+        ids = sorted(set(rows.values_list("pk", flat=True)))
+        if _through_many(model, entry.subject_email_path):
+            ids = [pk for pk in ids if _only_theirs(model, entry.subject_email_path, pk, email)]
+        if ids:
+            found.append((entry, model, ids))
+    found += _files_naming(email, scope)
+    return found
+
+
+def _through_many(model, path):
+    for part in path.split("__")[:-1]:
+        field = model._meta.get_field(part)
+        if field.many_to_many or field.one_to_many:
+            return True
+        if field.related_model is None:  # a key inside a JSON value
+            return False
+        model = field.related_model
+    return False
+
+
+def _only_theirs(model, path, pk, email):
+    # A row reached through several people (an organisation through its users) is the person's
+    # only when they alone are behind it; otherwise it is someone else's too and stays.
+    addresses = set(model._base_manager.filter(pk=pk).values_list(path, flat=True))
+    return addresses == {email}
+
+
+def _files_naming(email, scope):
+    """Rows of declared models found by no address whose personal files quote the person."""
+    found = []
+    needle = email.encode()
+    for entry in declared_models():
+        if entry.subject_email_path or entry.erasure.strategy == "keep":
+            continue
+        model = apps.get_model(entry.model)
+        files = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.FileField) and f.name in {p.name for p in entry.fields}
+        ]
+        if not files or not _in_scope(entry, model, scope):
+            continue
+        rows = model._base_manager.all()
+        if scope is not None:
+            rows = rows.filter(tenant_id=scope.pk)
+        ids = []
+        for row in rows.exclude(**{name: "" for name in files}).iterator():
+            for name in files:
+                stored = getattr(row, name)
+                if stored and _file_contains(stored, needle):
+                    ids.append(row.pk)
+                    break
+        if ids:
+            found.append((_FileErasure(entry, tuple(files)), model, ids))
+    return found
+
+
+def _file_contains(stored, needle):
+    try:
+        with stored.open("rb") as handle:
+            return needle in handle.read().lower()
+    except OSError:
+        return False
+
+
+class _FileErasure:
+    """A declared model whose personal files name the person: the files go, the row stays."""
+
+    def __init__(self, entry, files):
+        self.entry, self.files = entry, files
+        self.model, self.subject, self.fields = entry.model, entry.subject, entry.fields
+        self.erasure = type(entry.erasure)("anonymise", files, "the file quoted the person")
+
+
+def _ledger_rows(subjects, scope):
+    """Ledger rows naming a person by (subject_type, subject_id), for the rows found about them."""
+    by_type = {ContentType.objects.get_for_model(model): ids for model, ids in subjects.items()}
+    user_model = apps.get_model("accounts", "User")
+    for entry in declared_models():
+        if entry.subject_email_path or entry.erasure.strategy == "keep":
+            continue
+        model = apps.get_model(entry.model)
+        names = {f.name for f in model._meta.concrete_fields}
+        if {"subject_type", "subject_id"} <= names:
+            ids = []
+            for content_type, subject_ids in by_type.items():
+                ids += model._base_manager.filter(
+                    subject_type=content_type, subject_id__in=subject_ids
+                ).values_list("pk", flat=True)
+            if ids:
+                yield entry, model, sorted(ids)
+        elif entry.model == "sessions.Session" and scope is None:
+            user_ids = {str(pk) for pk in subjects.get(user_model, ())}
+            keys = [
+                session.pk
+                for session in model._base_manager.filter(expire_date__gt=timezone.now())
+                if user_ids and session.get_decoded().get("_auth_user_id") in user_ids
+            ]
+            if keys:
+                yield entry, model, keys
+
+
+def _apply(entry, model, ids, counts):
+    strategy = entry.erasure.strategy
+    rows = model._base_manager.filter(pk__in=ids)
+    if strategy == "delete":
+        rows.delete()
+    elif strategy == "anonymise":
+        _anonymise(model, rows, entry.erasure.clear)
+    else:
+        return
+    done = "deleted" if strategy == "delete" else "anonymised"
+    tally = counts.setdefault(entry.model, {"deleted": 0, "anonymised": 0, "categories": []})
+    tally[done] += len(ids)
+    categories = {f.category.code for f in entry.fields} if strategy == "delete" else set()
+    categories |= {f.category.code for f in entry.fields if f.name in entry.erasure.clear}
+    tally["categories"] = sorted(set(tally["categories"]) | categories)
+
+
+def _anonymise(model, rows, names):
+    fields = [model._meta.get_field(name) for name in names]
+    unique = {name for c in model._meta.constraints for name in getattr(c, "fields", ())}
+    per_row = [f for f in fields if not f.null and (f.unique or f.name in unique)]
+    files = [f for f in fields if isinstance(f, models.FileField)]
+    for row in rows.iterator() if files else ():
+        for f in files:
+            stored = getattr(row, f.name)
+            if stored:
+                stored.delete(save=False)
+    plain = {f.attname: _blank(f) for f in fields if f not in per_row}
+    if plain:
+        # The ledger's append-only rule keeps what happened from being rewritten; erasure changes
+        # only who it happened to, which the law requires. The base queryset bypasses the rule.
+        models.QuerySet(model).filter(pk__in=rows.values("pk")).update(**plain)
+    for pk in rows.values_list("pk", flat=True) if per_row else ():
+        models.QuerySet(model).filter(pk=pk).update(
+            **{f.attname: _placeholder(f, pk) for f in per_row}
+        )
+
+
+def _blank(field):
+    if field.null:
+        return None
+    if isinstance(field, models.JSONField):
+        return {}
+    if isinstance(field, (models.CharField, models.TextField, models.FileField)):
+        return ""
+    if isinstance(field, (models.IntegerField, models.FloatField, models.DecimalField)):
+        return 0
+    raise TypeError(f"{field.model._meta.label}.{field.name} cannot be blanked by an erasure.")
+
+
+def _placeholder(field, pk):
+    # A unique field cannot take the same blank twice: an address nobody can receive, by row.
+    if isinstance(field, models.EmailField):
+        return f"erased-{pk}@{ERASED_DOMAIN}"
+    return f"erased-{pk}"
+
+
+def _unlink_disclosures(email, scope, counts):
+    """Cut the keyed-hash link of the person's disclosure rows; what processors received stays."""
+    rows = models.QuerySet(Disclosure).filter(subject_hash=subject_hash(email))
+    if scope is not None:
+        rows = rows.filter(tenant_id=scope.pk)
+    changed = rows.update(subject_hash="")
+    if changed:
+        tally = counts.setdefault(
+            Disclosure._meta.label, {"deleted": 0, "anonymised": 0, "categories": ["technical"]}
+        )
+        tally["anonymised"] += changed
