@@ -25,6 +25,9 @@ DECLARATION = [
                 "sent_at", TECHNICAL, ("campaign_delivery",), SEND_RECORDS, False, NOBODY
             ),
             PersonalField("error", TECHNICAL, ("campaign_delivery",), SEND_RECORDS, False, NOBODY),
+            PersonalField(
+                "unsubscribed_at", TECHNICAL, ("campaign_delivery",), SEND_RECORDS, False, NOBODY
+            ),
         ),
         other_fields=(
             "id",
@@ -59,6 +62,22 @@ DECLARATION = [
         # The kind and date stay for the complaint and bounce rates; the address and the quote go.
         erasure=anonymise("email", "diagnostic", why="unlinked bounce and complaint rates"),
     ),
+    # Per-recipient tracking only (a second switch of the organisation): when this recipient first
+    # opened and first clicked. Never an IP address or a user agent.
+    PersonalDataModel(
+        "campaigns.DeliveryEngagement",
+        subject=THIRD_PARTY,
+        subject_email_path="delivery__email",
+        fields=(
+            PersonalField(
+                "first_opened_at", TECHNICAL, ("campaign_delivery",), SEND_RECORDS, False, NOBODY
+            ),
+            PersonalField(
+                "first_clicked_at", TECHNICAL, ("campaign_delivery",), SEND_RECORDS, False, NOBODY
+            ),
+        ),
+        other_fields=("id", "tenant", "delivery", "campaign"),
+    ),
     PersonalDataModel(
         "campaigns.SenderAddress",
         subject=CLIENT,
@@ -92,4 +111,10 @@ NO_PERSONAL_DATA = {
     "campaigns.Template": "the client's own HTML layout",
     "campaigns.Campaign": "a campaign's subject, settings and the HTML it sent",
     "campaigns.Campaign_lists": "links between campaigns and lists",
+    "campaigns.TrackingSettings": "an organisation's two switches for counting opens and clicks",
+    "campaigns.CampaignLink": (
+        "an address written in a campaign's HTML; links that vary per recipient are never tracked"
+    ),
+    "campaigns.OpenCount": "hourly totals of opens of a campaign, naming no recipient",
+    "campaigns.ClickCount": "hourly totals of clicks on a campaign's link, naming no recipient",
 }

@@ -129,7 +129,9 @@ def preferences_url_for(unsubscribe_url):
 def footer_for(campaign, unsubscribe_url):
     from .footer import render_footer
 
-    return render_footer(campaign, unsubscribe_url, preferences_url_for(unsubscribe_url))
+    return render_footer(
+        campaign, unsubscribe_url, preferences_url_for(unsubscribe_url), campaign.tracking
+    )
 
 
 def build_message(compiled, campaign, delivery):
@@ -139,6 +141,9 @@ def build_message(compiled, campaign, delivery):
         unsubscribe_url=unsubscribe_url,
         footer_html=footer_for(campaign, unsubscribe_url),
     )
+    tracker = getattr(compiled, "tracker", None)
+    if tracker is not None:
+        html, text = tracker.finish(html, text, delivery)
     return OutgoingMessage(
         envelope_from=f"bounce+{delivery.message_id.hex}@{settings.BOUNCE_DOMAIN}",
         recipient=delivery.email,
