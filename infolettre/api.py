@@ -106,7 +106,7 @@ def _mount_routers():
     from infolettre.audience import api as audience
     from infolettre.audience import api_imports, api_segments
     from infolettre.campaigns import api as campaigns
-    from infolettre.campaigns import api_templates
+    from infolettre.campaigns import api_templates, api_tracking
     from infolettre.privacy.api import router as privacy_router
     from infolettre.privacy.api_requests import router as privacy_requests_router
     from infolettre.webhooks.api import router as webhooks_router
@@ -117,6 +117,7 @@ def _mount_routers():
     api.add_router("/", api_segments.router)
     api.add_router("/", campaigns.router)
     api.add_router("/", api_templates.router)
+    api.add_router("/", api_tracking.router)
     api.add_router("/privacy", privacy_router)
     api.add_router("/privacy", privacy_requests_router)
     api.add_router("/", webhooks_router)

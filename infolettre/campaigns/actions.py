@@ -9,6 +9,7 @@ from infolettre.accounts.models import User
 from .errors import NoRecipients, SenderNotVerified, WrongCampaignState
 from .models import Campaign, CampaignStatus
 from .pipeline import queue_deliveries, start_lanes
+from .tracking import current_mode
 
 
 def check_tenant_can_send(tenant):
@@ -44,7 +45,17 @@ def do_launch_campaign(campaign):
     campaign.recipient_count = queue_deliveries(campaign)
     campaign.status = CampaignStatus.SENDING
     campaign.started_at = campaign.updated_at = timezone.now()
-    campaign.save(update_fields=["html", "recipient_count", "status", "started_at", "updated_at"])
+    campaign.tracking = current_mode(campaign.tenant)
+    campaign.save(
+        update_fields=[
+            "html",
+            "recipient_count",
+            "status",
+            "started_at",
+            "updated_at",
+            "tracking",
+        ]
+    )
     transaction.on_commit(lambda: start_lanes(campaign))
     return campaign
 

@@ -60,6 +60,14 @@ class CampaignStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class TrackingMode(models.TextChoices):
+    """Whether a campaign counts opens and clicks, and whether per recipient (see tracking.py)."""
+
+    NONE = "", _("Not counted")
+    AGGREGATE = "aggregate", _("Counted in total, naming no one")
+    PER_RECIPIENT = "per_recipient", _("Counted per recipient")
+
+
 class Campaign(TenantOwned):
     name = models.CharField(_("name"), max_length=200)
     subject = models.CharField(_("subject"), max_length=300)
@@ -85,6 +93,11 @@ class Campaign(TenantOwned):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     recipient_count = models.PositiveIntegerField(default=0)
+    # The organisation's tracking switches as they stood at launch: the footer's notice, the links
+    # and the counting of one campaign agree even if the switches change while it is sent.
+    tracking = models.CharField(
+        max_length=16, choices=TrackingMode.choices, default=TrackingMode.NONE, blank=True
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -121,6 +134,8 @@ class Delivery(TenantOwned):
     message_id = models.UUIDField(default=uuid.uuid4, unique=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
+    # When the recipient unsubscribed through this message's link: the campaign's unsubscribe count.
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")
@@ -161,3 +176,80 @@ class Bounce(TenantOwned):
             models.UniqueConstraint(fields=["delivery", "kind"], name="one_bounce_of_a_kind")
         ]
         indexes = [models.Index(fields=["tenant", "email", "kind", "received_at"])]
+
+
+# Open and click counting (see tracking.py) ------------------------------------------------------
+
+
+class TrackingSettings(TenantOwned):
+    """An organisation's two switches for counting opens and clicks; both off until it says so."""
+
+    count_opens_and_clicks = models.BooleanField(_("count opens and clicks"), default=False)
+    # Only meaningful with the first: who opened and clicked, not only how many times.
+    per_recipient = models.BooleanField(_("per recipient"), default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tracking settings")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="one_tracking_settings_per_tenant")
+        ]
+
+
+class CampaignLink(TenantOwned):
+    """One distinct address a campaign links to: the only place its click redirect may lead."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="links")
+    url = models.CharField(max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("campaign link")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "url"], name="one_link_per_campaign_url")
+        ]
+
+
+class OpenCount(TenantOwned):
+    """How many times a campaign was opened in one hour, people and machines apart; no one named."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    people = models.PositiveIntegerField(default=0)
+    machines = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("open count")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "hour"], name="one_open_count_per_hour")
+        ]
+
+
+class ClickCount(TenantOwned):
+    """How many times one link was clicked in one hour, people and machines apart; no one named."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    link = models.ForeignKey(CampaignLink, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    people = models.PositiveIntegerField(default=0)
+    machines = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("click count")
+        constraints = [
+            models.UniqueConstraint(fields=["link", "hour"], name="one_click_count_per_hour")
+        ]
+        indexes = [models.Index(fields=["campaign", "hour"])]
+
+
+class DeliveryEngagement(TenantOwned):
+    """When one recipient first opened and first clicked a campaign: per-recipient mode only."""
+
+    delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE, related_name="engagement")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    first_clicked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery engagement")
+        indexes = [models.Index(fields=["campaign"])]

@@ -99,13 +99,21 @@ def preview_unsubscribe_url():
     return settings.SITE_URL + reverse("campaigns:unsubscribe", args=["test"])
 
 
-def preview_message(html, subject, tenant, contact=None):
-    """(subject, html, text) of a message as `contact` (or a sample contact) would receive it."""
+def preview_message(html, subject, tenant, contact=None, tracking=None):
+    """(subject, html, text) of a message as `contact` (or a sample contact) would receive it.
+
+    The footer announces the counting of opens and clicks as `tracking` says, by default as the
+    organisation's switches stand now; links are not rewritten, so a test counts nothing.
+    """
+    from .tracking import current_mode
+
     unsubscribe_url = preview_unsubscribe_url()
+    if tracking is None:
+        tracking = current_mode(tenant)
     return CompiledMessage(subject, html, tenant).render(
         contact or SampleContact(),
         unsubscribe_url=unsubscribe_url,
-        footer_html=footer_html(tenant, unsubscribe_url),
+        footer_html=footer_html(tenant, unsubscribe_url, tracking=tracking),
     )
 
 

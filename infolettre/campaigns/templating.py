@@ -753,9 +753,15 @@ class CompiledCampaign(CompiledMessage):
     """A campaign's subject and HTML (or its template's, before launch), compiled once."""
 
     def __init__(self, campaign):
+        from .tracking import tracker_for
+
         html = campaign.html
         if not html and campaign.template_id is not None:
             html = campaign.template.html
+        # A campaign that counts opens and clicks has its links rewritten here, once for all.
+        self.tracker = tracker_for(campaign)
+        if self.tracker is not None:
+            html = self.tracker.prepare(html)
         super().__init__(campaign.subject, html, campaign.tenant)
         self.campaign = campaign
 

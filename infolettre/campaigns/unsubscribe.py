@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from infolettre.accounts.errors import InvalidLink
@@ -113,4 +114,8 @@ def do_unsubscribe_recipient(delivery, *, source):
         for subscription in _subscriptions(delivery):
             do_unsubscribe_from_list(subscription)
         do_suppress(delivery.tenant, delivery.email, SuppressionReason.UNSUBSCRIBED)
+        # The campaign's report counts who left through its messages; the first time counts.
+        Delivery.unscoped.filter(pk=delivery.pk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=timezone.now()
+        )
     logger.info("Unsubscribe received (%s) for tenant %s", source, delivery.tenant_id)

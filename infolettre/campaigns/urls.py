@@ -1,13 +1,25 @@
 from django.urls import path
 
-from . import views_campaigns, views_preferences, views_templates, views_unsubscribe
+from . import (
+    views_campaigns,
+    views_preferences,
+    views_templates,
+    views_tracking,
+    views_unsubscribe,
+)
 
 app_name = "campaigns"
 
 urlpatterns = [
     path("campagnes/", views_campaigns.campaigns, name="campaigns"),
     path("campagnes/nouvelle/", views_campaigns.campaign_create, name="campaign_create"),
+    path("campagnes/suivi/", views_tracking.tracking, name="tracking"),
     path("campagnes/<int:campaign_id>/", views_campaigns.campaign_detail, name="campaign_detail"),
+    path(
+        "campagnes/<int:campaign_id>/rapport/",
+        views_tracking.campaign_report,
+        name="campaign_report",
+    ),
     path(
         "campagnes/<int:campaign_id>/envoyer/", views_campaigns.campaign_send, name="campaign_send"
     ),
@@ -57,5 +69,8 @@ urlpatterns = [
     ),
     # Public: the unsubscribe link of every message (GET shows a button; POST is RFC 8058's one click).
     path("u/<str:token>/", views_unsubscribe.unsubscribe, name="unsubscribe"),
+    # Public: a campaign's click redirect and open pixel, when it counts them (see tracking.py).
+    path("t/c/<str:token>/", views_tracking.track_click, name="track_click"),
+    path("t/o/<str:token>.gif", views_tracking.track_open, name="track_open"),
     path("u/<str:token>/preferences/", views_preferences.preferences, name="preferences"),
 ]

@@ -263,7 +263,12 @@ def _render_preview(campaign, contact=None):
     """The subject and HTML as this contact (or a sample one) would receive them, or what fails."""
     try:
         subject, html, _text = preview_message(
-            campaign.html, campaign.subject, campaign.tenant, contact
+            campaign.html,
+            campaign.subject,
+            campaign.tenant,
+            contact,
+            # A launched campaign announces what it counts; a draft what a launch now would.
+            tracking=None if campaign.status == CampaignStatus.DRAFT else campaign.tracking,
         )
     except TemplateError as error:
         return {"error": str(error.message)}

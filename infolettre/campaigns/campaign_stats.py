@@ -1,0 +1,149 @@
+"""The figures of a campaign's report: what was sent, what came back, and what was opened and clicked.
+
+Opens and clicks are counted people and machines apart (see tracking_actions.MACHINE_AGENTS); the
+rates count people only. Unique opens and clicks exist in per-recipient mode only: in aggregate
+mode there are totals, which may count one person many times.
+"""
+
+from datetime import UTC
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncHour
+
+from .footer import NO_TRACKING, PER_RECIPIENT_TRACKING
+from .models import (
+    Bounce,
+    BounceKind,
+    CampaignLink,
+    ClickCount,
+    Delivery,
+    DeliveryEngagement,
+    DeliveryStatus,
+    OpenCount,
+)
+
+
+def _rate(part, whole):
+    return round(part / whole, 4) if part is not None and whole else None
+
+
+def _hourly(queryset, field):
+    return {
+        row["hour"]: (row["people"] or 0, row["machines"] or 0)
+        for row in queryset.values(field)
+        .annotate(people=Sum("people"), machines=Sum("machines"))
+        .values("hour", "people", "machines")
+        .order_by()
+    }
+
+
+def campaign_stats(campaign):
+    """Every figure of the report and of GET /campaigns/{id}/stats, as plain values."""
+    deliveries = Delivery.unscoped.filter(tenant_id=campaign.tenant_id, campaign=campaign)
+    counts = deliveries.aggregate(
+        recipients=Count("pk"),
+        sent=Count("pk", filter=Q(status__in=(DeliveryStatus.SENT, DeliveryStatus.BOUNCED))),
+        bounced=Count("pk", filter=Q(status=DeliveryStatus.BOUNCED)),
+        failed=Count("pk", filter=Q(status=DeliveryStatus.FAILED)),
+        unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+    )
+    complained = (
+        Bounce.unscoped.filter(
+            tenant_id=campaign.tenant_id, delivery__campaign=campaign, kind=BounceKind.COMPLAINT
+        )
+        .values("delivery")
+        .distinct()
+        .count()
+    )
+    delivered = counts["sent"] - counts["bounced"]
+    per_recipient = campaign.tracking == PER_RECIPIENT_TRACKING
+    opens = OpenCount.unscoped.filter(tenant_id=campaign.tenant_id, campaign=campaign)
+    clicks = ClickCount.unscoped.filter(tenant_id=campaign.tenant_id, campaign=campaign)
+    open_totals = opens.aggregate(people=Sum("people"), machines=Sum("machines"))
+    click_totals = clicks.aggregate(people=Sum("people"), machines=Sum("machines"))
+    unique_opens = unique_clicks = None
+    if per_recipient:
+        unique = DeliveryEngagement.unscoped.filter(
+            tenant_id=campaign.tenant_id, campaign=campaign
+        ).aggregate(
+            opens=Count("pk", filter=Q(first_opened_at__isnull=False)),
+            clicks=Count("pk", filter=Q(first_clicked_at__isnull=False)),
+        )
+        unique_opens, unique_clicks = unique["opens"], unique["clicks"]
+    return {
+        "campaign_id": campaign.pk,
+        "tracking": campaign.tracking,
+        "counted": campaign.tracking != NO_TRACKING,
+        "recipients": counts["recipients"],
+        "sent": counts["sent"],
+        "delivered": delivered,
+        "bounced": counts["bounced"],
+        "failed": counts["failed"],
+        "unsubscribed": counts["unsubscribed"],
+        "complained": complained,
+        "opens": {
+            "people": open_totals["people"] or 0,
+            "machines": open_totals["machines"] or 0,
+            "unique": unique_opens,
+        },
+        "clicks": {
+            "people": click_totals["people"] or 0,
+            "machines": click_totals["machines"] or 0,
+            "unique": unique_clicks,
+        },
+        "rates": {
+            "delivered": _rate(delivered, counts["sent"]),
+            "bounced": _rate(counts["bounced"], counts["sent"]),
+            "opened": _rate(unique_opens, delivered),
+            "clicked": _rate(unique_clicks, delivered),
+            "unsubscribed": _rate(counts["unsubscribed"], delivered),
+            "complained": _rate(complained, delivered),
+        },
+        "hourly": _timeline(deliveries, opens, clicks),
+        "links": _links(campaign, clicks),
+    }
+
+
+def _timeline(deliveries, opens, clicks):
+    """One row per hour (UTC) with any activity, in order."""
+    sends = dict(
+        deliveries.filter(sent_at__isnull=False)
+        .annotate(hour=TruncHour("sent_at", tzinfo=UTC))
+        .values("hour")
+        .annotate(n=Count("pk"))
+        .values_list("hour", "n")
+        .order_by()
+    )
+    opened = _hourly(opens, "hour")
+    clicked = _hourly(clicks, "hour")
+    rows = []
+    for hour in sorted(set(sends) | set(opened) | set(clicked)):
+        rows.append(
+            {
+                "hour": hour.astimezone(UTC),
+                "sent": sends.get(hour, 0),
+                "opens_people": opened.get(hour, (0, 0))[0],
+                "opens_machines": opened.get(hour, (0, 0))[1],
+                "clicks_people": clicked.get(hour, (0, 0))[0],
+                "clicks_machines": clicked.get(hour, (0, 0))[1],
+            }
+        )
+    return rows
+
+
+def _links(campaign, clicks):
+    totals = {
+        row["link"]: row
+        for row in clicks.values("link").annotate(people=Sum("people"), machines=Sum("machines"))
+    }
+    rows = [
+        {
+            "id": link.pk,
+            "url": link.url,
+            "clicks_people": totals.get(link.pk, {}).get("people") or 0,
+            "clicks_machines": totals.get(link.pk, {}).get("machines") or 0,
+        }
+        for link in CampaignLink.unscoped.filter(campaign=campaign).order_by("pk")
+    ]
+    rows.sort(key=lambda row: (-row["clicks_people"], -row["clicks_machines"], row["id"]))
+    return rows
