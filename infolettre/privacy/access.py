@@ -16,6 +16,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from .declaration import CREDENTIALS, THIRD_PARTY, declared_models
+from .purposes import PURPOSES
 
 # The instant each retention is counted from, read from the row when the row has it.
 COLLECTED_AT = (
@@ -165,7 +166,18 @@ def access_file_disclosures(email):
         from .disclosures import disclosures_for
     except ImportError:
         return []
-    return [{key: _plain(value) for key, value in d.items()} for d in disclosures_for(email)]
+    categories = {
+        f.category.code: str(f.category.label) for entry in declared_models() for f in entry.fields
+    }
+    found = []
+    for disclosure in disclosures_for(email):
+        entry = {key: _plain(value) for key, value in disclosure.items()}
+        if isinstance(entry.get("categories"), list):
+            entry["category_labels"] = [categories.get(c, c) for c in entry["categories"]]
+        if entry.get("purpose") in PURPOSES:
+            entry["purpose_label"] = str(PURPOSES[entry["purpose"]].label)
+        found.append(entry)
+    return found
 
 
 def compile_access_file(email, *, now=None):

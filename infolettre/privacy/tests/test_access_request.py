@@ -168,12 +168,22 @@ def test_a_newly_declared_model_appears_with_no_new_code(db, monkeypatch, owner)
 def test_disclosures_come_from_the_disclosure_log(db, monkeypatch):
     """The file's disclosure section is what the disclosure log says about the address."""
     when = timezone.now()
-    logged = [{"recipient": "Mail provider", "categories": ["contact"], "when": when}]
+    logged = [
+        {
+            "recipient": "Mail provider",
+            "categories": ["contact"],
+            "purpose": "campaign_delivery",
+            "when": when,
+        }
+    ]
     monkeypatch.setattr("infolettre.privacy.disclosures.disclosures_for", lambda email: logged)
     assert compile_access_file(PERSON)["disclosures"] == [
         {
             "recipient": "Mail provider",
             "categories": ["contact"],
+            "category_labels": ["Coordonnées"],
+            "purpose": "campaign_delivery",
+            "purpose_label": "Campagnes des clients",
             "when": timezone.localtime(when).isoformat(),
         }
     ]
