@@ -76,6 +76,7 @@ def do_emit_event(tenant_id, event, data, *, dedupe_key=""):
 
     Deliveries are sent once the caller's transaction commits, so an event whose change is rolled
     back is never sent. With a dedupe key, an endpoint gets the event once whatever the calls.
+    `data` may be a function, called only when some endpoint wants the event (most have none).
     """
     endpoints = [
         e
@@ -85,7 +86,7 @@ def do_emit_event(tenant_id, event, data, *, dedupe_key=""):
     if not endpoints:
         return 0
     event_id = uuid.uuid4()
-    payload = _envelope(event, event_id, data)
+    payload = _envelope(event, event_id, data() if callable(data) else data)
     created = [_create_delivery(e, event, event_id, payload, dedupe_key) for e in endpoints]
     for delivery in filter(None, created):
         transaction.on_commit(lambda pk=delivery.pk: enqueue_delivery(pk))

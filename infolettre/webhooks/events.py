@@ -2,7 +2,7 @@
 
 Each function reads what the event needs from the object it is given (this app imports nothing
 from audience or campaigns) and keeps the payload to what a client's system acts on: ids, the
-address, counts.
+address, counts. The payload is read only when an endpoint wants the event.
 """
 
 from django.db.models import Count
@@ -23,13 +23,17 @@ def emit_subscribe(subscription):
     """A subscription is now confirmed (an unconfirmed double opt-in sign-up is not yet)."""
     if subscription.status == "subscribed":
         do_emit_event(
-            subscription.tenant_id, WebhookEvent.SUBSCRIBE, _subscription_data(subscription)
+            subscription.tenant_id,
+            WebhookEvent.SUBSCRIBE,
+            lambda: _subscription_data(subscription),
         )
 
 
 def emit_unsubscribe(subscription):
     do_emit_event(
-        subscription.tenant_id, WebhookEvent.UNSUBSCRIBE, _subscription_data(subscription)
+        subscription.tenant_id,
+        WebhookEvent.UNSUBSCRIBE,
+        lambda: _subscription_data(subscription),
     )
 
 
@@ -47,7 +51,7 @@ def emit_bounce(bounce):
     do_emit_event(
         bounce.tenant_id,
         WebhookEvent.BOUNCE,
-        {**_bounce_data(bounce), "kind": bounce.kind},
+        lambda: {**_bounce_data(bounce), "kind": bounce.kind},
         dedupe_key=f"bounce:{bounce.pk}",
     )
 
@@ -57,9 +61,24 @@ def emit_complaint(bounce):
     do_emit_event(
         bounce.tenant_id,
         WebhookEvent.COMPLAINT,
-        _bounce_data(bounce),
+        lambda: _bounce_data(bounce),
         dedupe_key=f"complaint:{bounce.pk}",
     )
+
+
+def _campaign_data(campaign, finished_at, recipient_count):
+    # Unscoped on purpose: a lane runs outside any tenant's scope.
+    deliveries = campaign.deliveries.model.unscoped.filter(campaign_id=campaign.pk)
+    counts = dict(deliveries.order_by().values_list("status").annotate(n=Count("pk")))
+    return {
+        "campaign_id": campaign.pk,
+        "finished_at": finished_at.isoformat() if finished_at else None,
+        "recipients": recipient_count,
+        "sent": counts.get("sent", 0) + counts.get("bounced", 0),
+        "bounced": counts.get("bounced", 0),
+        "failed": counts.get("failed", 0),
+        "skipped": counts.get("skipped", 0),
+    }
 
 
 def emit_campaign_finished(campaign):
@@ -72,21 +91,9 @@ def emit_campaign_finished(campaign):
     )
     if finished is None:
         return
-    finished_at, recipient_count = finished
-    # Unscoped on purpose: a lane runs outside any tenant's scope.
-    deliveries = campaign.deliveries.model.unscoped.filter(campaign_id=campaign.pk)
-    counts = dict(deliveries.order_by().values_list("status").annotate(n=Count("pk")))
     do_emit_event(
         campaign.tenant_id,
         WebhookEvent.CAMPAIGN_FINISHED,
-        {
-            "campaign_id": campaign.pk,
-            "finished_at": finished_at.isoformat() if finished_at else None,
-            "recipients": recipient_count,
-            "sent": counts.get("sent", 0) + counts.get("bounced", 0),
-            "bounced": counts.get("bounced", 0),
-            "failed": counts.get("failed", 0),
-            "skipped": counts.get("skipped", 0),
-        },
+        lambda: _campaign_data(campaign, *finished),
         dedupe_key=f"campaign_finished:{campaign.pk}",
     )

@@ -21,6 +21,7 @@ from infolettre.campaigns.models import Campaign, SenderAddress
 from infolettre.campaigns.pipeline import finish_campaign
 from infolettre.campaigns.tests.test_unsubscribe import make_delivery
 from infolettre.webhooks.actions import do_create_endpoint
+from infolettre.webhooks.events import emit_unsubscribe
 from infolettre.webhooks.models import WebhookDelivery
 from infolettre.webhooks.signing import verify
 
@@ -254,4 +255,17 @@ def test_a_turned_off_endpoint_gets_nothing(owner, receiver, django_capture_on_c
         contact = do_create_contact(owner.tenant, email="paul@example.com")
         do_subscribe(contact, do_create_list(owner.tenant, name="News"), source="test")
     assert receiver.requests == []
+    assert WebhookDelivery.unscoped.count() == 0
+
+
+def test_an_organisation_without_endpoints_pays_one_query_per_event(
+    owner, django_assert_num_queries
+):
+    """With no endpoint, an event reads the endpoints once and builds no payload."""
+    with tenant_scope(owner.tenant):
+        contact = do_create_contact(owner.tenant, email="paul@example.com")
+        do_subscribe(contact, do_create_list(owner.tenant, name="News"), source="test")
+    subscription = Subscription.unscoped.get()  # its contact is not loaded
+    with django_assert_num_queries(1):
+        emit_unsubscribe(subscription)
     assert WebhookDelivery.unscoped.count() == 0
