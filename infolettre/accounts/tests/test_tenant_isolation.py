@@ -21,7 +21,15 @@ from infolettre.audience.models import (
     Subscription,
     Suppression,
 )
-from infolettre.campaigns.models import Campaign, SenderAddress
+from infolettre.campaigns.models import (
+    Campaign,
+    CampaignLink,
+    ClickCount,
+    DeliveryEngagement,
+    OpenCount,
+    SenderAddress,
+    TrackingSettings,
+)
 from infolettre.campaigns.template_actions import do_create_template
 from infolettre.privacy.models import ConfidentialityIncident, PrivacyRequest
 from infolettre.privacy.requests import do_prove_request, do_receive_request
@@ -167,6 +175,11 @@ def _snapshot():
         ConfidentialityIncident,
         DailyReport,
         DailyReportSend,
+        TrackingSettings,
+        CampaignLink,
+        OpenCount,
+        ClickCount,
+        DeliveryEngagement,
     )
     return [list(getattr(m, "unscoped", m.objects).order_by("pk").values()) for m in models]
 
