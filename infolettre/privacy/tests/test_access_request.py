@@ -86,7 +86,7 @@ def _group(access_file, model):
 def test_access_file_lists_every_declared_value_of_the_person_across_apps(people):
     """Account, organisation, consents, both clients' contacts and subscriptions are listed, each
     value with its category, purposes and retention; each contact under its client's name."""
-    marie, other, shop, club = people
+    _marie, _other, _shop, _club = people
     access_file = compile_access_file(PERSON)
 
     user_items = _items(access_file, "accounts.User")
@@ -328,7 +328,7 @@ def test_api_anonymous_request_mails_a_proof_then_the_token_reads_the_file(
 def test_api_client_user_gets_their_own_file_at_once_and_no_one_else_reads_it(
     client, people, mailoutbox
 ):
-    marie, other, shop, club = people
+    marie, other, _shop, _club = people
     response = client.post(
         "/api/v1/privacy/requests",
         {"kind": "access"},
@@ -366,7 +366,7 @@ def test_api_client_user_asking_about_another_address_must_prove_it(
 
 
 def test_client_sees_requests_about_its_contacts_only(client, people, make_client_user):
-    marie, other, shop, club = people
+    _marie, _other, shop, _club = people
     stranger = make_client_user(company_name="Ailleurs")
     do_create_contact(stranger.tenant, email="elsewhere@example.com", name="Elsewhere")
     about_marie = do_prove_request(do_receive_request(kind="question", email=PERSON, message="Q1"))
@@ -392,7 +392,7 @@ def test_client_sees_requests_about_its_contacts_only(client, people, make_clien
 def test_client_answers_a_request_addressed_to_it_alone(client, people, mailoutbox, on_commit):
     """Mario is a contact of the shop only: the shop answers; Marie is on two clients' lists:
     the privacy officer answers for both, the shop cannot."""
-    marie, other, shop, club = people
+    _marie, _other, shop, _club = people
     about_other = do_prove_request(do_receive_request(kind="question", email=OTHER, message="Q"))
     about_marie = do_prove_request(do_receive_request(kind="question", email=PERSON, message="Q"))
     assert (about_other.tenant, about_marie.tenant) == (shop.tenant, None)
