@@ -127,3 +127,52 @@ def close_accounts_of_last_user(email, tenant_ids, scope):
 
 
 ERASURE_STEPS = [close_accounts_of_last_user]
+
+
+def end_unconfirmed_and_closed_accounts(now, is_held, dry_run):
+    """Accounts whose address was never confirmed (30 days, "accounts.unconfirmed"), and closed
+    accounts once their grace period is over (the organisation's period): each goes as a whole,
+    unless an open privacy request of one of its people holds it."""
+    from datetime import timedelta
+
+    from infolettre.privacy.declaration import declared_model
+    from infolettre.privacy.retention import delete_counted, model_retention, rule_period
+
+    from .models import Organisation, User
+
+    done = []
+    unconfirmed = User.objects.filter(
+        tenant__isnull=False,
+        is_staff=False,
+        email_confirmed_at__isnull=True,
+        date_joined__lt=now - rule_period("accounts.unconfirmed", timedelta(days=30)),
+    )
+    lone, users = [], []
+    for user in unconfirmed:
+        if is_held(user.email):
+            continue
+        if user.tenant.users.count() == 1:
+            lone.append(user.tenant_id)
+        else:
+            users.append(user.pk)
+    grace = model_retention(declared_model("accounts.Organisation")).period
+    closed = Organisation.objects.filter(closed_at__lt=now - grace).exclude(pk__in=lone)
+    ended = lone + [org.pk for org in closed if not _anyone_held(org, is_held)]
+    if ended:
+        done += delete_counted(Organisation.objects.filter(pk__in=ended), dry_run)
+    if users:
+        done += delete_counted(User.objects.filter(pk__in=users), dry_run)
+    return done
+
+
+def _anyone_held(organisation, is_held):
+    if not is_held:
+        return False
+    from infolettre.audience.models import Contact
+
+    addresses = list(organisation.users.values_list("email", flat=True))
+    addresses += Contact.unscoped.filter(tenant=organisation).values_list("email", flat=True)
+    return any(is_held(email) for email in addresses)
+
+
+RETENTION_RULES = [end_unconfirmed_and_closed_accounts]

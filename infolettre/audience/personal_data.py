@@ -119,6 +119,9 @@ DECLARATION = [
             "started_at",
             "finished_at",
         ),
+        # The files go (after 30 days, or at once when they quote an erased person); the import's
+        # counts stay in the client's history.
+        erasure=anonymise("file", "report", why="the import's counts name no one"),
     ),
 ]
 
@@ -137,3 +140,46 @@ def keep_erased_suppressed(email, tenant_ids, scope):
 
 
 ERASURE_STEPS = [keep_erased_suppressed]
+
+
+def end_unconfirmed_signups_and_lapsed_consents(now, is_held, dry_run):
+    """Sign-ups never confirmed within their link's life ("audience.unconfirmed"), with the contact
+    the sign-up created; subscriptions whose implied consent has lapsed (the anti-spam law's 6
+    months or 2 years): that consent allows nothing any more."""
+    from datetime import timedelta
+
+    from infolettre.privacy.retention import delete_counted, rule_period
+
+    from .models import Contact, Subscription, SubscriptionStatus
+    from .signup import SIGNUP_CONFIRMATION_MAX_AGE
+
+    window = rule_period("audience.unconfirmed", timedelta(seconds=SIGNUP_CONFIRMATION_MAX_AGE))
+    pending = Subscription.unscoped.filter(
+        status=SubscriptionStatus.UNCONFIRMED, created_at__lt=now - window
+    ).select_related("contact")
+    lapsed = Subscription.unscoped.filter(consent_expires_at__lt=now).select_related("contact")
+    subscriptions, contacts = set(), set()
+    for subscription in [*pending, *lapsed]:
+        if is_held(subscription.contact.email):
+            continue
+        subscriptions.add(subscription.pk)
+        if subscription.status == SubscriptionStatus.UNCONFIRMED and (
+            # The contact came with this sign-up and is on no other list.
+            subscription.contact.created_at >= subscription.created_at - timedelta(minutes=1)
+            and not Subscription.unscoped.filter(contact_id=subscription.contact_id)
+            .exclude(pk=subscription.pk)
+            .exists()
+        ):
+            contacts.add(subscription.contact_id)
+    done = []
+    if contacts:
+        done += delete_counted(Contact.unscoped.filter(pk__in=contacts), dry_run)
+        subscriptions -= set(
+            Subscription.unscoped.filter(contact_id__in=contacts).values_list("pk", flat=True)
+        )
+    if subscriptions:
+        done += delete_counted(Subscription.unscoped.filter(pk__in=subscriptions), dry_run)
+    return done
+
+
+RETENTION_RULES = [end_unconfirmed_signups_and_lapsed_consents]

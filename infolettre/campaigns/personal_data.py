@@ -41,6 +41,8 @@ DECLARATION = [
         ),
         # Erasure keeps the row (the campaign's counts by status) and cuts it from the person.
         erasure=anonymise("email", "error", "contact", why="unlinked send counts"),
+        # Queued once, then moved at each retry: close to when it was sent, set for every row.
+        dated_by="next_attempt_at",
     ),
     # Bounces and complaints: what a mailbox provider reported about one delivery. Diagnostics
     # quote the remote server, which often names the address.

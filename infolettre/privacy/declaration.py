@@ -118,7 +118,10 @@ class PersonalDataModel:
     # Every other field, named so that a new field cannot slip in undeclared.
     other_fields: tuple[str, ...] = field(default=())
     # What an erasure of the person does to these rows (privacy.erasure); deleting them by default.
+    # Retention does the same once the rows' period is over (privacy.retention).
     erasure: Erasure = DELETE
+    # The date a "collected" retention counts from, when the model has no created_at.
+    dated_by: str = ""
 
     def get(self, name):
         for f in self.fields:
@@ -161,6 +164,22 @@ def erasure_steps():
             continue
         steps.extend(getattr(module, "ERASURE_STEPS", ()))
     return steps
+
+
+@cache
+def retention_rules():
+    """Each app's RETENTION_RULES: functions(now, is_held, dry_run) -> [(label, action, count,
+    categories)] for what the declaration's periods alone cannot say (unconfirmed sign-ups...)."""
+    rules = []
+    for app in apps.get_app_configs():
+        try:
+            module = import_module(f"{app.name}.personal_data")
+        except ModuleNotFoundError as e:
+            if e.name != f"{app.name}.personal_data":
+                raise
+            continue
+        rules.extend(getattr(module, "RETENTION_RULES", ()))
+    return rules
 
 
 def declared_models():
@@ -207,6 +226,8 @@ def check_declaration_complete(models=None):
             problems.append(f"{label}.{name} is declared but the model has no such field.")
         if entry.erasure.strategy not in ("delete", "anonymise", "keep"):
             problems.append(f"{label} has an unknown erasure strategy '{entry.erasure.strategy}'.")
+        if entry.dated_by and entry.dated_by.split("__")[0] not in names:
+            problems.append(f"{label} is dated by '{entry.dated_by}', which it does not have.")
         for name in sorted(set(entry.erasure.clear) - names):
             problems.append(f"{label}: erasure clears '{name}', which the model does not have.")
         for f in entry.fields:

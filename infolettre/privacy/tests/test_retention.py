@@ -1,0 +1,204 @@
+"""Retention: with the clock moved, what has expired is gone or anonymised and the rest is intact."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.utils import timezone
+
+from infolettre.accounts.models import Invitation, Organisation, User
+from infolettre.accounts.tenancy import tenant_scope
+from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe
+from infolettre.audience.models import ConsentBasis, Contact, Subscription
+from infolettre.campaigns.models import Bounce, BounceKind, Delivery
+from infolettre.privacy.models import (
+    ErasureRecord,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    privacy_request_email_hash,
+)
+from infolettre.privacy.retention import apply_retention, unhandled_models
+from infolettre.privacy.tasks import apply_retention as apply_retention_task
+from infolettre.privacy.tests.test_erasure import launch
+
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def world(owner, make_client_user, settings, django_capture_on_commit_callbacks):
+    """One client with a pending sign-up, an express and an implied (inquiry) subscriber, a sent
+    campaign and a bounce, an invitation; an unconfirmed client account; a closed one."""
+    settings.CAMPAIGN_TRANSPORT_URL = "memory://"
+    start = timezone.now()
+    with tenant_scope(owner.tenant):
+        news = do_create_list(owner.tenant, name="News")
+        kept = do_create_contact(owner.tenant, email="kept@example.com", name="Kept")
+        do_subscribe(kept, news, source="test")
+        inquiry = do_create_contact(owner.tenant, email="inquiry@example.com")
+        do_subscribe(
+            inquiry, news, basis=ConsentBasis.IMPLIED_INQUIRY, consent_at=start, source="test"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        launch(owner.tenant, news)
+    with tenant_scope(owner.tenant):
+        pending = do_create_contact(owner.tenant, email="pending@example.com")
+        do_subscribe(pending, news, source="signup form", confirmed=False)
+        Invitation.objects.create(tenant=owner.tenant, email="invited@example.com")
+    Bounce.unscoped.create(
+        tenant=owner.tenant,
+        delivery=Delivery.unscoped.get(email="kept@example.com"),
+        email="kept@example.com",
+        kind=BounceKind.SOFT,
+        diagnostic="mailbox full",
+    )
+    unconfirmed = make_client_user(confirmed=False)
+    closed = make_client_user()
+    Organisation.objects.filter(pk=closed.tenant_id).update(closed_at=start)
+    return {"start": start, "owner": owner, "unconfirmed": unconfirmed, "closed": closed}
+
+
+def snapshot():
+    return {
+        "organisations": Organisation.objects.count(),
+        "users": User.objects.count(),
+        "contacts": sorted(Contact.unscoped.values_list("email", flat=True)),
+        "subscriptions": Subscription.unscoped.count(),
+        "deliveries": sorted(Delivery.unscoped.values_list("email", flat=True)),
+        "bounces": list(Bounce.unscoped.values_list("email", "diagnostic")),
+        "invitations": Invitation.unscoped.count(),
+    }
+
+
+def test_each_period_ends_what_it_covers_and_nothing_else(world):
+    """Moving the clock: the pending sign-up goes after its week, the unconfirmed account and the
+    invitation after 30 days, the closed account after its 90-day grace, the inquiry's implied
+    consent after 6 months, send records lose their address after 400 days."""
+    start = world["start"]
+    assert snapshot() == {
+        "organisations": 3,
+        "users": 3,
+        "contacts": ["inquiry@example.com", "kept@example.com", "pending@example.com"],
+        "subscriptions": 3,
+        "deliveries": ["inquiry@example.com", "kept@example.com"],
+        "bounces": [("kept@example.com", "mailbox full")],
+        "invitations": 1,
+    }
+
+    assert apply_retention(start + 6 * DAY) == {}
+    assert apply_retention(start + 8 * DAY) == {
+        "audience.Contact": {
+            "deleted": 1,
+            "anonymised": 0,
+            "categories": ["contact", "content", "technical"],
+        },
+        "audience.Subscription": {"deleted": 1, "anonymised": 0, "categories": ["consent"]},
+    }
+    assert snapshot()["contacts"] == ["inquiry@example.com", "kept@example.com"]
+    assert snapshot()["subscriptions"] == 2
+
+    done = apply_retention(start + 31 * DAY)
+    assert done["accounts.Invitation"]["deleted"] == 1
+    assert done["accounts.Organisation"]["deleted"] == 1
+    assert done["accounts.User"]["deleted"] == 1
+    assert not User.objects.filter(pk=world["unconfirmed"].pk).exists()
+    assert (snapshot()["organisations"], snapshot()["users"], snapshot()["invitations"]) == (
+        2,
+        2,
+        0,
+    )
+
+    assert apply_retention(start + 89 * DAY) == {}
+    done = apply_retention(start + 91 * DAY)
+    assert (done["accounts.Organisation"]["deleted"], done["accounts.User"]["deleted"]) == (1, 1)
+    assert not Organisation.objects.filter(pk=world["closed"].tenant_id).exists()
+    assert Organisation.objects.filter(pk=world["owner"].tenant_id).exists()
+
+    done = apply_retention(start + 190 * DAY)
+    assert done == {
+        "audience.Subscription": {"deleted": 1, "anonymised": 0, "categories": ["consent"]}
+    }
+    assert snapshot()["subscriptions"] == 1
+    assert snapshot()["contacts"] == ["inquiry@example.com", "kept@example.com"]
+
+    done = apply_retention(start + 401 * DAY)
+    assert done["campaigns.Delivery"] == {
+        "deleted": 0,
+        "anonymised": 2,
+        "categories": ["contact", "technical"],
+    }
+    assert done["campaigns.Bounce"]["anonymised"] == 1
+    assert snapshot() == {
+        "organisations": 1,
+        "users": 1,
+        "contacts": ["inquiry@example.com", "kept@example.com"],
+        "subscriptions": 1,
+        "deliveries": ["", ""],
+        "bounces": [("", "")],
+        "invitations": 0,
+    }
+    records = ErasureRecord.objects.count()
+    assert apply_retention(start + 401 * DAY) == {}
+    assert ErasureRecord.objects.count() == records
+
+
+def test_an_open_request_holds_the_persons_data_until_it_closes(owner):
+    """A pending sign-up past its week stays while its person's request is open; it goes once
+    the request is closed."""
+    start = timezone.now()
+    with tenant_scope(owner.tenant):
+        news = do_create_list(owner.tenant, name="News")
+        pending = do_create_contact(owner.tenant, email="held@example.com")
+        do_subscribe(pending, news, source="signup form", confirmed=False)
+    request = PrivacyRequest.objects.create(
+        kind=PrivacyRequestKind.ACCESS,
+        email="held@example.com",
+        email_hash=privacy_request_email_hash("Held@example.com"),
+        due_at=start + 30 * DAY,
+    )
+
+    assert apply_retention(start + 8 * DAY) == {}
+    assert Contact.unscoped.count() == 1 and Subscription.unscoped.count() == 1
+
+    request.closed_at = start + 9 * DAY
+    request.save(update_fields=["closed_at"])
+    assert apply_retention(start + 10 * DAY)["audience.Contact"]["deleted"] == 1
+    assert (Contact.unscoped.count(), Subscription.unscoped.count()) == (0, 0)
+
+
+def test_a_deployment_shortens_a_period(world, settings):
+    """RETENTION_OVERRIDES gives send records 10 days instead of 400."""
+    settings.RETENTION_OVERRIDES = {"campaigns.Delivery": 10}
+    done = apply_retention(world["start"] + 11 * DAY)
+    assert done["campaigns.Delivery"]["anonymised"] == 2
+    assert "campaigns.Bounce" not in done
+
+
+def test_the_command_tells_what_would_go_and_changes_nothing(world, capsys):
+    """manage.py apply_retention --dry-run prints the counts; nothing changes."""
+    before = snapshot()
+    with time_machine.travel(world["start"] + 8 * DAY):
+        call_command("apply_retention", "--dry-run")
+    out = capsys.readouterr().out
+    assert "audience.Contact: would delete 1, would anonymise 0" in out
+    assert "audience.Subscription: would delete 1, would anonymise 0 (consent)" in out
+    assert snapshot() == before
+    assert ErasureRecord.objects.count() == 0
+
+
+def test_the_daily_task_runs_twice_safely(world):
+    """The task applies retention; a second run on the same day finds nothing more."""
+    with time_machine.travel(world["start"] + 8 * DAY):
+        apply_retention_task.enqueue()
+        apply_retention_task.enqueue()
+    assert ErasureRecord.objects.count() == 1
+    assert snapshot()["contacts"] == ["inquiry@example.com", "kept@example.com"]
+
+
+def test_every_declared_period_has_a_date_to_count_from():
+    """Each declared model's period is dated; the only exceptions are a withdrawal the newsletter
+    app dates itself and per-recipient tracking rows that follow their delivery."""
+    assert set(unhandled_models()) <= {
+        ("engagement.NewsletterSubscriber", "consent_withdrawn"),
+        ("campaigns.DeliveryEngagement", "collected"),
+    }
