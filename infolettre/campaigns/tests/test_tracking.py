@@ -409,3 +409,16 @@ def test_switches_through_the_api(client, owner, make_member):
         "count_opens_and_clicks": True,
         "per_recipient": False,
     }
+
+
+def test_previews_and_test_sends_announce_the_current_mode_and_rewrite_nothing(owner):
+    """A draft's preview tells what a launch now would count; its links stay as written."""
+    from infolettre.campaigns.template_actions import preview_message
+
+    _subject, before, _text = preview_message(HTML, "Hi", owner.tenant)
+    do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=False)
+    _subject, after, _text = preview_message(HTML, "Hi", owner.tenant)
+    assert NOTICE not in before
+    assert NOTICE in after
+    assert "/t/c/" not in after and "/t/o/" not in after
+    assert CampaignLink.unscoped.count() == 0
