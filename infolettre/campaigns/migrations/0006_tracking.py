@@ -6,114 +6,235 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_staff_role_and_daily_report'),
-        ('campaigns', '0005_delivery_claim_index'),
+        ("accounts", "0002_staff_role_and_daily_report"),
+        ("campaigns", "0005_delivery_claim_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaign',
-            name='tracking',
-            field=models.CharField(blank=True, choices=[('', 'Not counted'), ('aggregate', 'Counted in total, naming no one'), ('per_recipient', 'Counted per recipient')], default='', max_length=16),
+            model_name="campaign",
+            name="tracking",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Not counted"),
+                    ("aggregate", "Counted in total, naming no one"),
+                    ("per_recipient", "Counted per recipient"),
+                ],
+                default="",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='unsubscribed_at',
+            model_name="delivery",
+            name="unsubscribed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='CampaignLink',
+            name="CampaignLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.CharField(max_length=2000)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='campaigns.campaign')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("url", models.CharField(max_length=2000)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'campaign link',
+                "verbose_name": "campaign link",
             },
         ),
         migrations.CreateModel(
-            name='ClickCount',
+            name="ClickCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('people', models.PositiveIntegerField(default=0)),
-                ('machines', models.PositiveIntegerField(default=0)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaign')),
-                ('link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaignlink')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hour", models.DateTimeField()),
+                ("people", models.PositiveIntegerField(default=0)),
+                ("machines", models.PositiveIntegerField(default=0)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="campaigns.campaignlink",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'click count',
+                "verbose_name": "click count",
             },
         ),
         migrations.CreateModel(
-            name='DeliveryEngagement',
+            name="DeliveryEngagement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_opened_at', models.DateTimeField(blank=True, null=True)),
-                ('first_clicked_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaign')),
-                ('delivery', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='engagement', to='campaigns.delivery')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_opened_at", models.DateTimeField(blank=True, null=True)),
+                ("first_clicked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "delivery",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="engagement",
+                        to="campaigns.delivery",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'delivery engagement',
+                "verbose_name": "delivery engagement",
             },
         ),
         migrations.CreateModel(
-            name='OpenCount',
+            name="OpenCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('people', models.PositiveIntegerField(default=0)),
-                ('machines', models.PositiveIntegerField(default=0)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaign')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hour", models.DateTimeField()),
+                ("people", models.PositiveIntegerField(default=0)),
+                ("machines", models.PositiveIntegerField(default=0)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'open count',
+                "verbose_name": "open count",
             },
         ),
         migrations.CreateModel(
-            name='TrackingSettings',
+            name="TrackingSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('count_opens_and_clicks', models.BooleanField(default=False, verbose_name='count opens and clicks')),
-                ('per_recipient', models.BooleanField(default=False, verbose_name='per recipient')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "count_opens_and_clicks",
+                    models.BooleanField(default=False, verbose_name="count opens and clicks"),
+                ),
+                ("per_recipient", models.BooleanField(default=False, verbose_name="per recipient")),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'tracking settings',
+                "verbose_name": "tracking settings",
             },
         ),
         migrations.AddConstraint(
-            model_name='campaignlink',
-            constraint=models.UniqueConstraint(fields=('campaign', 'url'), name='one_link_per_campaign_url'),
+            model_name="campaignlink",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "url"), name="one_link_per_campaign_url"
+            ),
         ),
         migrations.AddIndex(
-            model_name='clickcount',
-            index=models.Index(fields=['campaign', 'hour'], name='campaigns_c_campaig_ade805_idx'),
+            model_name="clickcount",
+            index=models.Index(fields=["campaign", "hour"], name="campaigns_c_campaig_ade805_idx"),
         ),
         migrations.AddConstraint(
-            model_name='clickcount',
-            constraint=models.UniqueConstraint(fields=('link', 'hour'), name='one_click_count_per_hour'),
+            model_name="clickcount",
+            constraint=models.UniqueConstraint(
+                fields=("link", "hour"), name="one_click_count_per_hour"
+            ),
         ),
         migrations.AddIndex(
-            model_name='deliveryengagement',
-            index=models.Index(fields=['campaign'], name='campaigns_d_campaig_c8c58e_idx'),
+            model_name="deliveryengagement",
+            index=models.Index(fields=["campaign"], name="campaigns_d_campaig_c8c58e_idx"),
         ),
         migrations.AddConstraint(
-            model_name='opencount',
-            constraint=models.UniqueConstraint(fields=('campaign', 'hour'), name='one_open_count_per_hour'),
+            model_name="opencount",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "hour"), name="one_open_count_per_hour"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='trackingsettings',
-            constraint=models.UniqueConstraint(fields=('tenant',), name='one_tracking_settings_per_tenant'),
+            model_name="trackingsettings",
+            constraint=models.UniqueConstraint(
+                fields=("tenant",), name="one_tracking_settings_per_tenant"
+            ),
         ),
     ]
