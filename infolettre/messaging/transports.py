@@ -242,7 +242,8 @@ class DjangoMailerTransport(Transport):
             headers={
                 k: v for k, v in message.headers.items() if k not in ("Subject", "From", "To")
             },
-            using=self.alias,
+            # The connection opened for the batch (open()), not a new one per message.
+            connection=self.connection,
         )
         email.attach_alternative(message.html, "text/html")
         # A provider's API answers for certain: the message is sent once it is accepted.
