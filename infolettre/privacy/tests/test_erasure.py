@@ -232,6 +232,7 @@ def test_the_contact_page_erases_the_contact(client, owner):
     erase_url = reverse("audience:contact_erase", args=[contact.pk])
     page = client.get(reverse("audience:contact_detail", args=[contact.pk]))
     assert f'action="{erase_url}"' in page.content.decode()
+    assert "Effacer cette personne" in page.content.decode()
     response = client.post(erase_url)
     assert response.status_code == 302
     assert Contact.unscoped.count() == 0
