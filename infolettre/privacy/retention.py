@@ -23,7 +23,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
 
-from .declaration import declared_models, retention_rules
+from .declaration import CONSENT, declared_models, retention_rules
 from .erasure import _anonymise, _blank
 from .models import ErasureCause, ErasureRecord, PrivacyRequest, privacy_request_email_hash
 
@@ -129,6 +129,8 @@ def apply_retention(now=None, *, dry_run=False):
             rows = model._base_manager.filter(**{f"{rule.date_field}__lt": now - rule.period})
             if rule.action == "anonymise":
                 rows = rows.filter(_not_yet_anonymised(model, entry.erasure.clear))
+            if _is_consent_proof(entry, model):
+                rows = _of_subjects_gone(rows)
             ids = _not_held(entry, model, rows, is_held)
             if not ids:
                 continue
@@ -170,6 +172,27 @@ def _tally(counts, label, action, count, categories):
     tally = counts.setdefault(label, {"deleted": 0, "anonymised": 0, "categories": []})
     tally["deleted" if action == "delete" else "anonymised"] += count
     tally["categories"] = sorted(set(tally["categories"]) | set(categories))
+
+
+def _is_consent_proof(entry, model):
+    names = {f.name for f in model._meta.concrete_fields}
+    return {"subject_type", "subject_id"} <= names and all(
+        f.category == CONSENT for f in entry.fields
+    )
+
+
+def _of_subjects_gone(rows):
+    """A consent ledger row proves a consent still in force while its person is here (the latest
+    answer counts); its period runs once the person is gone, never while they are."""
+    for content_type_id in set(rows.values_list("subject_type_id", flat=True)):
+        subject_model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if subject_model is None:
+            continue
+        live = subject_model._base_manager.filter(
+            pk__in=rows.filter(subject_type_id=content_type_id).values("subject_id")
+        ).values("pk")
+        rows = rows.exclude(subject_type_id=content_type_id, subject_id__in=live)
+    return rows
 
 
 def _not_yet_anonymised(model, names):

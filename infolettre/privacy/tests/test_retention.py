@@ -7,17 +7,20 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
+from infolettre.accounts.actions import do_set_consent
 from infolettre.accounts.models import Invitation, Organisation, User
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe
 from infolettre.audience.models import ConsentBasis, Contact, Subscription
 from infolettre.campaigns.models import Bounce, BounceKind, Delivery
 from infolettre.privacy.models import (
+    ConsentEvent,
     ErasureRecord,
     PrivacyRequest,
     PrivacyRequestKind,
     privacy_request_email_hash,
 )
+from infolettre.privacy.purposes import NEWSLETTER
 from infolettre.privacy.retention import apply_retention, unhandled_models
 from infolettre.privacy.tasks import apply_retention as apply_retention_task
 from infolettre.privacy.tests.test_erasure import launch
@@ -202,3 +205,20 @@ def test_every_declared_period_has_a_date_to_count_from():
         ("engagement.NewsletterSubscriber", "consent_withdrawn"),
         ("campaigns.DeliveryEngagement", "collected"),
     }
+
+
+def test_consent_proof_stays_while_its_person_is_here(make_client_user):
+    """After three years a consent answer of a living user still proves their consent in force;
+    the answers of a user who is gone are cut from them."""
+    living = make_client_user()
+    gone = make_client_user()
+    for user in (living, gone):
+        do_set_consent(user, NEWSLETTER, True, source="test")
+    gone_id = gone.pk
+    User.objects.filter(pk=gone_id).delete()
+
+    done = apply_retention(timezone.now() + 3 * 366 * DAY)
+
+    assert ConsentEvent.objects.filter(subject_id=living.pk).count() == 1
+    assert ConsentEvent.objects.filter(subject_id=gone_id).count() == 0
+    assert done["privacy.ConsentEvent"]["anonymised"] == 1
