@@ -33,6 +33,7 @@ from infolettre.messaging.transports import MemoryTransport
 from infolettre.privacy.erasure import do_erase_person
 from infolettre.privacy.models import ConsentEvent, Disclosure, ErasureRecord
 from infolettre.privacy.purposes import NEWSLETTER
+from infolettre.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 EMAIL = "ariane.quenneville@example.com"
 NAME = "Ariane Quenneville"
@@ -135,6 +136,16 @@ def person_everywhere(
         kind=BounceKind.COMPLAINT,
         diagnostic=f"complaint from <{EMAIL}>",
     )
+    endpoint = WebhookEndpoint.unscoped.create(
+        tenant=owner.tenant, url="https://hooks.example.com/in", events=[], secret="s", active=False
+    )
+    WebhookDelivery.unscoped.create(
+        tenant=owner.tenant,
+        endpoint=endpoint,
+        event=WebhookEvent.values[0],
+        payload={"data": {"email": EMAIL}},
+        last_error=f"refused {EMAIL}",
+    )
     return {
         "user": user,
         "tenants": [owner.tenant, other_client.tenant],
@@ -181,6 +192,8 @@ def test_after_erasure_the_database_holds_nothing_of_the_person_but_the_suppress
     }
     assert record.counts["campaigns.Delivery"]["anonymised"] == 2
     assert record.counts["accounts.User"]["deleted"] == 1
+    assert record.counts["webhooks.WebhookDelivery"]["deleted"] == 1
+    assert WebhookEndpoint.unscoped.count() == 1
     assert ErasureRecord.objects.count() == 1
 
 
