@@ -8,12 +8,20 @@ import datetime
 import zoneinfo
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.audience.models import Subscription, SubscriptionStatus
-from infolettre.campaigns.models import Bounce, BounceKind, Campaign, Delivery
+from infolettre.campaigns.models import (
+    Bounce,
+    BounceKind,
+    Campaign,
+    ClickCount,
+    Delivery,
+    OpenCount,
+    TrackingMode,
+)
 
 TOTALS = (
     "campaigns_started",
@@ -115,12 +123,39 @@ def delivery_figures(start, end):
     return totals, campaigns
 
 
-def engagement_figures(start, end):
-    """Opens and clicks counted by the campaigns, as (totals, {campaign id: counts}).
+def engagement_figures(start, end, campaign_ids):
+    """Opens and clicks by people (machines are left out), as (totals, {campaign id: counts}).
 
-    Runs in the organisation's tenant scope. None when campaigns count no opens or clicks.
+    Runs in the organisation's tenant scope. None when neither the day's campaigns nor any hit of
+    the day counted opens and clicks. Counts are kept per hour: a local day is whole hours wherever
+    the zone's offset from UTC is whole hours.
     """
-    return None
+    opens = _per_campaign(
+        OpenCount.objects.filter(hour__gte=start, hour__lt=end, people__gt=0)
+        .values("campaign")
+        .annotate(n=Sum("people"))
+        .order_by()
+    )
+    clicks = _per_campaign(
+        ClickCount.objects.filter(hour__gte=start, hour__lt=end, people__gt=0)
+        .values("campaign")
+        .annotate(n=Sum("people"))
+        .order_by()
+    )
+    counted = (
+        Campaign.objects.filter(pk__in=set(campaign_ids) | set(opens) | set(clicks))
+        .exclude(tracking=TrackingMode.NONE)
+        .values_list("pk", flat=True)
+    )
+    counted = set(counted)
+    if not counted:
+        return None
+    by_campaign = {
+        campaign_id: {"opens": opens.get(campaign_id, 0), "clicks": clicks.get(campaign_id, 0)}
+        for campaign_id in counted | set(opens) | set(clicks)
+    }
+    totals = {"opens": sum(opens.values()), "clicks": sum(clicks.values())}
+    return totals, by_campaign
 
 
 def daily_figures(tenant, day):
@@ -128,15 +163,22 @@ def daily_figures(tenant, day):
     start, end = day_bounds(day)
     with tenant_scope(tenant):
         totals, campaigns = delivery_figures(start, end)
-        engagement = engagement_figures(start, end)
+        engagement = engagement_figures(start, end, campaigns)
         if engagement is not None:
             engagement_totals, engagement_by_campaign = engagement
             totals.update(engagement_totals)
             for campaign_id, counts in engagement_by_campaign.items():
-                campaigns.setdefault(
-                    campaign_id,
-                    {"started": False, "finished": False, "sent": 0, "bounced": 0, "complaints": 0},
-                ).update(counts)
+                if campaign_id in campaigns or any(counts.values()):
+                    campaigns.setdefault(
+                        campaign_id,
+                        {
+                            "started": False,
+                            "finished": False,
+                            "sent": 0,
+                            "bounced": 0,
+                            "complaints": 0,
+                        },
+                    ).update(counts)
         names = dict(Campaign.objects.filter(pk__in=campaigns).values_list("pk", "name"))
     rows = [
         {"id": campaign_id, "name": names.get(campaign_id, ""), **counts}
