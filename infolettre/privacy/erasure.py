@@ -216,7 +216,10 @@ def _anonymise(model, rows, names):
         for f in files:
             stored = getattr(row, f.name)
             if stored:
-                stored.delete(save=False)
+                # Once the change is committed: a rolled-back erasure must not lose the file.
+                transaction.on_commit(
+                    lambda storage=stored.storage, name=stored.name: storage.delete(name)
+                )
     plain = {f.attname: _blank(f) for f in fields if f not in per_row}
     if plain:
         # The ledger's append-only rule keeps what happened from being rewritten; erasure changes

@@ -1,6 +1,7 @@
 """Erasure removes a person from every app; only the keyed suppression hash and unlinked counts stay."""
 
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -122,6 +123,10 @@ def person_everywhere(
             other_client, offers, f"email,name,phone\n{EMAIL},{NAME},{PHONE}\n", encoding="utf-8"
         )
     run_import(imported.pk)
+    # A second file whose only row is refused (the phone): the refused row is kept in its report.
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = start(other_client, offers, f"email,name,phone\n{EMAIL},{NAME},123\n")
+    run_import(refused.pk)
     with django_capture_on_commit_callbacks(execute=True):
         other_campaign = launch(other_client.tenant, offers, name="Offers")
     with tenant_scope(other_client.tenant):
@@ -155,14 +160,18 @@ def person_everywhere(
 
 
 def test_after_erasure_the_database_holds_nothing_of_the_person_but_the_suppression_hash(
-    person_everywhere,
+    person_everywhere, django_capture_on_commit_callbacks
 ):
-    """Address, name and phone are gone from every table; each client that held the person keeps
-    them suppressed by the keyed hash alone; campaign counts and send records stay, unlinked."""
+    """Address, name and phone are gone from every table and the import report quoting them is deleted; each
+    client that held the person keeps them suppressed by the keyed hash alone; campaign counts and
+    send records stay, unlinked."""
     assert mentions(EMAIL, NAME, PHONE) != []
     assert Disclosure.objects.filter(kind="correction").count() == 2
+    report = ContactImport.unscoped.get(rejected_count=1).report.name
+    assert default_storage.exists(report)
 
-    record = do_erase_person(EMAIL)
+    with django_capture_on_commit_callbacks(execute=True):
+        record = do_erase_person(EMAIL)
 
     assert mentions(EMAIL, NAME, PHONE, PHONE[2:]) == []
     tenants = person_everywhere["tenants"]
@@ -184,7 +193,8 @@ def test_after_erasure_the_database_holds_nothing_of_the_person_but_the_suppress
     organisation = Organisation.objects.get(pk=person_everywhere["user"].tenant_id)
     assert organisation.closed_at is not None and organisation.name == ""
     assert ConsentEvent.objects.filter(subject_id=0).count() >= 1
-    assert ContactImport.unscoped.get().file.name == ""
+    assert ContactImport.unscoped.get(rejected_count=1).report.name == ""
+    assert not default_storage.exists(report)
     assert record.counts["audience.Contact"] == {
         "deleted": 2,
         "anonymised": 0,
