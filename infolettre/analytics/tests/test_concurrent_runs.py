@@ -12,7 +12,7 @@ from infolettre.analytics.models import DailyReport, DailyReportSend
 from .helpers import DAY, add_campaign_activity, local
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_runs_send_the_report_once(owner, make_member, mailoutbox):
     """Both runs compute the day; one claim wins the insert, the other sends nothing."""
     member = make_member(owner.tenant, email_confirmed_at=timezone.now())
