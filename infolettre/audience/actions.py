@@ -1,6 +1,7 @@
 """Every change of state of lists, contacts, subscriptions and the suppression list."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from infolettre.privacy.disclosures import do_pass_on_correction
@@ -168,3 +169,10 @@ def do_erase_contact(contact):
 def do_unsuppress(suppression):
     """Lift a suppression added by hand; one that records a person's own choice stays."""
     suppression.delete()
+
+
+def do_mark_engaged(contact_ids, at):
+    """Record that these contacts engaged at `at` (segments read it); a later engagement stays."""
+    Contact.unscoped.filter(pk__in=contact_ids).filter(
+        Q(engaged_at__isnull=True) | Q(engaged_at__lt=at)
+    ).update(engaged_at=at)

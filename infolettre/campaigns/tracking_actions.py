@@ -11,11 +11,10 @@ import uuid
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from infolettre.accounts.errors import InvalidLink, OwnerRequired
-from infolettre.audience.models import Contact
+from infolettre.audience.actions import do_mark_engaged
 
 from .footer import PER_RECIPIENT_TRACKING
 from .models import (
@@ -206,9 +205,7 @@ def _first_time(delivery, field, now):
     with connection.cursor() as cursor:
         cursor.execute(sql, [delivery.tenant_id, delivery.pk, delivery.campaign_id, prepared])
     if delivery.contact_id is not None:
-        Contact.unscoped.filter(pk=delivery.contact_id).filter(
-            Q(engaged_at__isnull=True) | Q(engaged_at__lt=now)
-        ).update(engaged_at=now)
+        do_mark_engaged([delivery.contact_id], now)
 
 
 @transaction.atomic
