@@ -103,6 +103,7 @@ class RecordingHandler:
     def __init__(self):
         self.messages = []
         self.replies = {}  # recipient -> SMTP reply to give instead of accepting
+        self.data_replies = {}  # recipient -> reply to the message's final dot instead of accepting
         self.on_message = None  # called with the count of messages received, before answering
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -112,6 +113,9 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        for recipient in envelope.rcpt_tos:
+            if recipient in self.data_replies:
+                return self.data_replies[recipient]
         self.messages.append(
             (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
         )

@@ -215,11 +215,16 @@ def send_one(transport, compiled, campaign, delivery):
         return
     try:
         transport.open()
-        result = transport.send(message, commit)
+        # The server's answer may be read only while the next message is sent: building that
+        # message overlaps with the server reading this one.
+        transport.send_then(message, commit, lambda result: _settle(delivery, result))
     except (OSError, EOFError) as error:
         if not committed:
             _retry_later(delivery, f"connection: {error.__class__.__name__}")
         raise
+
+
+def _settle(delivery, result):
     if result.outcome == SENT:
         return
     if result.outcome == PERMANENT:

@@ -8,11 +8,12 @@ a rotated SECRET_KEY still reads it when the old key is listed in SECRET_KEY_FAL
 import logging
 import re
 import uuid
+from functools import lru_cache
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -48,8 +49,15 @@ def make_token(delivery):
     return _signer().sign(delivery.message_id.hex)
 
 
+@lru_cache(maxsize=8)
+def _unsubscribe_path(script_prefix, urlconf):
+    # Reversed once, not once per message: a token needs no quoting (hex, ":" and base64url).
+    return reverse("campaigns:unsubscribe", args=["TOKEN"], urlconf=urlconf).split("TOKEN")
+
+
 def unsubscribe_url(delivery):
-    return settings.SITE_URL + reverse("campaigns:unsubscribe", args=[make_token(delivery)])
+    before, after = _unsubscribe_path(get_script_prefix(), get_urlconf())
+    return settings.SITE_URL + before + make_token(delivery) + after
 
 
 def delivery_for_message_id(hex_id):

@@ -82,8 +82,9 @@ class SendResult:
 class Transport:
     """A base for transports; each is opened once per batch and closed after it.
 
-    `send` is the one way out and writes the disclosure log before anything leaves; a transport
-    implements `deliver`, and defining its own `send` is refused when the class is made.
+    `send` and `send_then` are the one way out and write the disclosure log before anything
+    leaves; a transport implements `deliver`, and defining `send` or `send_then` is refused when
+    the class is made.
     """
 
     # The processor that receives the messages ("" when nothing leaves our hands), set from the
@@ -92,7 +93,7 @@ class Transport:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "send" in cls.__dict__:
+        if {"send", "send_then"} & cls.__dict__.keys():
             raise TypeError(
                 f"{cls.__name__} must implement deliver(), not send(): send() logs the disclosure."
             )
@@ -104,11 +105,36 @@ class Transport:
         pass
 
     def send(self, message, commit):
-        """Log the disclosure (once per transport session, campaign and client), then deliver."""
+        """Send one message and return its outcome."""
+        outcome = []
+        self.send_then(message, commit, outcome.append)
+        self.flush()
+        return outcome[0]
+
+    def send_then(self, message, commit, settle):
+        """Send one message; `settle(result)` receives its outcome, at once or later.
+
+        A transport may leave the server's last answer unread (`deliver` returns a function that
+        reads it): the caller builds its next message while the server reads this one, and the
+        answer is read by the next send, `flush` or `close`.
+        """
         self._disclose(message)
-        return self.deliver(message, commit)
+        self.flush()
+        outcome = self.deliver(message, commit)
+        if isinstance(outcome, SendResult):
+            settle(outcome)
+        else:
+            self._pending = (outcome, settle)
+
+    def flush(self):
+        """Settle the message whose answer is still unread, if any."""
+        pending = self.__dict__.pop("_pending", None)
+        if pending is not None:
+            read_answer, settle = pending
+            settle(read_answer())
 
     def deliver(self, message, commit):
+        """Send one message: return its SendResult, or a function that reads it from the server."""
         raise NotImplementedError
 
     def _disclose(self, message):
@@ -169,6 +195,7 @@ class SMTPTransport(Transport):
     def close(self):
         if self.connection is not None:
             try:
+                self.flush()
                 self.connection.quit()
             except (smtplib.SMTPException, OSError):
                 self.connection.close()
@@ -178,14 +205,16 @@ class SMTPTransport(Transport):
         """Run one SMTP transaction, calling `commit` just before the final dot of DATA.
 
         A failure before `commit` means nothing left (the caller may retry); an exception after
-        it means the message may have left: the caller keeps it as sent.
+        it means the message may have left: the caller keeps it as sent. The answer to the final
+        dot is left for `send_then` to read once the caller has built its next message.
         """
         smtp = self.connection
-        code, detail = smtp.mail(message.envelope_from)
+        # The addresses were checked on input; smtplib's own quoting would parse each one again.
+        code, detail = smtp.docmd("mail", f"FROM:<{message.envelope_from}>")
         if code != 250:
             smtp.rset()
             return _result(code, detail.decode(errors="replace"))
-        code, detail = smtp.rcpt(message.recipient)
+        code, detail = smtp.docmd("rcpt", f"TO:<{message.recipient}>")
         if code not in (250, 251):
             smtp.rset()
             return _result(code, detail.decode(errors="replace"))
@@ -199,8 +228,12 @@ class SMTPTransport(Transport):
         smtp.send(body)
         commit()
         smtp.send(b".\r\n")
-        code, detail = smtp.getreply()
-        return _result(code, detail.decode(errors="replace"))
+
+        def read_answer():
+            code, detail = smtp.getreply()
+            return _result(code, detail.decode(errors="replace"))
+
+        return read_answer
 
 
 class MemoryTransport(Transport):

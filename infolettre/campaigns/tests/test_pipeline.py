@@ -129,6 +129,26 @@ def test_a_permanent_refusal_bounces_and_suppresses_a_temporary_one_retries(
     assert campaign.status == CampaignStatus.SENDING
 
 
+def test_a_message_refused_after_its_content_bounces_even_the_last_one(
+    owner, campaign, smtp_server, settings, django_capture_on_commit_callbacks
+):
+    """The answer to a message's final dot is read while the next message is built: a refusal
+    there still bounces that recipient, the campaign's last one included, and no one else."""
+    settings.CAMPAIGN_BATCH_SIZE = 7
+    smtp_server.data_replies = {
+        "r6@example.com": "554 Content rejected",
+        "r29@example.com": "550 Mailbox full for good",
+    }
+    with tenant_scope(owner.tenant), django_capture_on_commit_callbacks(execute=True):
+        do_launch_campaign(campaign)
+    bounced = Delivery.unscoped.filter(status=DeliveryStatus.BOUNCED)
+    assert sorted(bounced.values_list("email", flat=True)) == ["r29@example.com", "r6@example.com"]
+    assert Delivery.unscoped.filter(status=DeliveryStatus.SENT).count() == 28
+    assert len(received(smtp_server)) == 28
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+
+
 def test_an_unreachable_server_delays_the_campaign_and_loses_nothing(
     owner, campaign, smtp_server, settings, django_capture_on_commit_callbacks
 ):

@@ -39,14 +39,8 @@ class FakeSMTP:
     def __init__(self):
         self.sent = []
 
-    def mail(self, sender):
-        return 250, b"ok"
-
-    def rcpt(self, recipient):
-        return 250, b"ok"
-
-    def docmd(self, command):
-        return 354, b"go ahead"
+    def docmd(self, command, args=""):
+        return (354, b"go ahead") if command == "data" else (250, b"ok")
 
     def send(self, data):
         self.sent.append(data)
