@@ -275,3 +275,62 @@ class ErasureRecord(AppendOnly):
     class Meta:
         ordering = ["occurred_at", "id"]
         verbose_name = _("erasure record")
+
+
+# The audit trail ---------------------------------------------------------------------------------
+
+
+class AuditAction(models.TextChoices):
+    """What an audit entry records; one code per kind of sensitive act."""
+
+    CONFIDENTIAL_READ = "confidential_read", _("Confidential data read")
+    REVEAL = "reveal", _("Confidential value revealed")
+    EXPORT = "export", _("Export")
+    ROLE_CHANGE = "role_change", _("Role changed")
+    MEMBER_REMOVAL = "member_removal", _("Member removed")
+    ACCESS_GRANT = "access_grant", _("Access granted")
+    ACCESS_REVOKE = "access_revoke", _("Access revoked")
+    PRIVACY_REQUEST_VERIFIED = "privacy_request_verified", _("Privacy request verified")
+    PRIVACY_REQUEST_EXTENDED = "privacy_request_extended", _("Privacy request extended")
+    PRIVACY_REQUEST_ANSWERED = "privacy_request_answered", _("Privacy request answered")
+    PRIVACY_REQUEST_REFUSED = "privacy_request_refused", _("Privacy request refused")
+    PRIVACY_REQUEST_CLOSED = "privacy_request_closed", _("Privacy request closed")
+    ERASURE = "erasure", _("Erasure")
+    RETENTION_RUN = "retention_run", _("Retention run")
+    INCIDENT_CREATED = "incident_created", _("Incident recorded")
+    INCIDENT_EDITED = "incident_edited", _("Incident edited")
+    CONSENT_REFUSAL = "consent_refusal", _("Consent refused")
+    STAFF_SIGN_IN = "staff_sign_in", _("Staff sign-in")
+    STAFF_SIGN_IN_FAILED = "staff_sign_in_failed", _("Staff sign-in failed")
+    KEY_ROTATION = "key_rotation", _("Encryption key rotation")
+
+
+class AuditEntry(AppendOnly):
+    """One act on personal data or rights, chained to the previous entry by a SHA-256 hash.
+
+    It names people by account id and role only; details hold ids, counts and field names.
+    """
+
+    sequence = models.PositiveBigIntegerField(_("sequence"), unique=True)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    # The account that acted (no foreign key: the trail outlives the account) and its role then:
+    # "staff:<role>", "client:<role>", "subject" (a person acting on their own data) or "system".
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_role = models.CharField(_("actor role"), max_length=40)
+    action = models.CharField(_("action"), max_length=40, choices=AuditAction.choices)
+    # "<app_label.model>:<pk>", or empty.
+    target = models.CharField(_("target"), max_length=200, blank=True)
+    tenant_id = models.BigIntegerField(null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    previous_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["sequence"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+        indexes = [models.Index(fields=["action", "occurred_at"])]
+
+    def __str__(self):
+        return f"#{self.sequence} {self.action}"

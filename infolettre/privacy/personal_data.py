@@ -131,6 +131,10 @@ NO_PERSONAL_DATA = {
         "the incident register describes incidents by kind and count; it names no person"
     ),
     "privacy.PolicyVersion": "the published text of the policy",
+    "privacy.AuditEntry": (
+        "the audit trail names accounts by id and role only, and holds ids, counts and field "
+        "names, never a name, address or other personal value"
+    ),
     "contenttypes.ContentType": "names of tables",
     "auth.Permission": "names of permissions",
     "auth.Group": "names of groups",
