@@ -99,9 +99,7 @@ def _lock_chain():
         # A write statement takes SQLite's database write lock (held to commit) even when it
         # changes no row, so the last entry read next cannot change under us.
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {AuditEntry._meta.db_table} SET sequence = sequence WHERE 0 = 1"
-            )
+            cursor.execute("UPDATE privacy_auditentry SET sequence = sequence WHERE 0 = 1")
     else:  # pragma: no cover - other databases: lock the last row.
         AuditEntry.objects.select_for_update().order_by("-sequence").first()
 
