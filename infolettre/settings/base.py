@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.utils.csp import CSP
 
 from .mail import mailer_from_url
 
@@ -25,6 +26,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Only for its static files: the API docs page then loads no script from a CDN and runs none
+    # inline, as the Content-Security-Policy requires.
+    "ninja",
     "django_tasks_db",
     "infolettre.privacy",
     "infolettre.accounts",
@@ -38,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -59,6 +64,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.template.context_processors.i18n",
                 "django.contrib.messages.context_processors.messages",
                 "infolettre.accounts.context_processors.site",
@@ -141,9 +147,30 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 )
+CSRF_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# One policy in every environment, so that a page it breaks shows in development and in the tests.
+# No inline script anywhere: a script that must be inline carries the nonce (CSP.NONCE, the
+# `csp_nonce` template variable). Inline styles are allowed: the previews of a campaign (srcdoc
+# frames, which inherit this policy) are email HTML, made of style attributes and <style> blocks,
+# and htmx inserts its own small <style>. Images may come from any https host because a campaign's
+# preview shows the client's images where they are hosted.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", "https:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
 
 # Phone numbers written without a country code are read as numbers of this region.
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="CA")

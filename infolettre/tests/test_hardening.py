@@ -1,0 +1,214 @@
+"""Hardening: production refuses weak secrets, speaks only HTTPS, and every answer carries the
+security headers (a strict Content-Security-Policy included, in every environment)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from conftest import PASSWORD
+
+ROOT = Path(settings.BASE_DIR)
+GOOD_SECRET = "a-production-secret-of-enough-length-0123456789-abcdefghij"
+FERNET_KEY = "DkVORQ5XhP7_WxDGmOvkN9SXZ_GfrMn6Nm3BP3nchIg="  # a key made for this test only
+EXPECTED_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+# Asks production settings for three requests and prints what came back.
+PROBE = """
+import json
+import django
+django.setup()
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+client, url, out = Client(), "/api/v1/openapi.json", {}
+response = client.get(url)
+out["http"] = [response.status_code, response.get("Location")]
+response = client.get(url, secure=True)
+out["https"] = [response.status_code, dict(response.headers)]
+response = client.get(url, HTTP_X_FORWARDED_PROTO="https")
+out["forwarded"] = [response.status_code, response.get("Location")]
+print(json.dumps(out))
+"""
+
+
+def _production(code_or_args, **environment):
+    """Run Python under the production settings with only the given environment (plus paths)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "infolettre.settings.prod",
+        "DATABASE_URL": "sqlite:///:memory:",
+        "ALLOWED_HOSTS": "testserver",
+        **environment,
+    }
+    env = {name: value for name, value in env.items() if value is not None}
+    args = code_or_args if isinstance(code_or_args, list) else ["-c", code_or_args]
+    return subprocess.run(
+        [sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+START = "import django; django.setup(); print('started')"
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"FIELD_ENCRYPTION_KEYS": FERNET_KEY}, "Set SECRET_KEY in the environment"),
+        (
+            {
+                "SECRET_KEY": "insecure-development-key-change-me",
+                "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
+            },
+            "Set SECRET_KEY in the environment",
+        ),
+        ({"SECRET_KEY": "short", "FIELD_ENCRYPTION_KEYS": FERNET_KEY}, "Set SECRET_KEY"),
+        ({"SECRET_KEY": GOOD_SECRET}, "Set FIELD_ENCRYPTION_KEYS in the environment"),
+        ({"SECRET_KEY": GOOD_SECRET, "FIELD_ENCRYPTION_KEYS": " , "}, "FIELD_ENCRYPTION_KEYS"),
+        (
+            {
+                "SECRET_KEY": GOOD_SECRET,
+                "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
+                "BEHIND_TLS_PROXY": "true",
+            },
+            "BEHIND_TLS_PROXY needs TRUSTED_PROXIES",
+        ),
+    ],
+)
+def test_production_refuses_to_start_on_a_missing_or_default_secret(environment, message):
+    """A missing, short or default SECRET_KEY, no FIELD_ENCRYPTION_KEYS, or a proxy header without
+    named proxies stop the start with ImproperlyConfigured naming the variable."""
+    result = _production(START, **environment)
+    assert result.returncode == 1
+    assert "started" not in result.stdout
+    assert "django.core.exceptions.ImproperlyConfigured: " in result.stderr
+    assert message in result.stderr
+
+
+def test_production_starts_with_its_secrets_and_passes_the_deployment_checks():
+    """With both secrets set, production starts and Django's deployment checks find nothing."""
+    result = _production(
+        ["manage.py", "check", "--deploy", "--tag", "security", "--fail-level", "WARNING"],
+        SECRET_KEY=GOOD_SECRET,
+        FIELD_ENCRYPTION_KEYS=FERNET_KEY,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.strip() == "System check identified no issues (1 silenced)."
+
+
+def _probe(**environment):
+    result = _production(
+        PROBE, SECRET_KEY=GOOD_SECRET, FIELD_ENCRYPTION_KEYS=FERNET_KEY, **environment
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_redirects_to_https_and_sends_every_security_header():
+    """Plain HTTP is redirected; an HTTPS answer carries HSTS for a year with subdomains (no
+    preload), the CSP, frame denial, nosniff, the referrer policy and the opener policy; a
+    forged X-Forwarded-Proto is not believed without TRUSTED_PROXIES."""
+    out = _probe()
+    assert out["http"] == [301, "https://testserver/api/v1/openapi.json"]
+    assert out["forwarded"] == [301, "https://testserver/api/v1/openapi.json"]
+    status, headers = out["https"]
+    assert status == 200
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert headers["Content-Security-Policy"] == EXPECTED_CSP
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_production_behind_a_named_proxy_believes_its_https_header():
+    """With TRUSTED_PROXIES, X-Forwarded-Proto: https counts as HTTPS; the redirect can be turned
+    off for a proxy that redirects itself, and preloading turned on."""
+    out = _probe(TRUSTED_PROXIES="10.0.0.0/8", SECURE_HSTS_PRELOAD="true")
+    assert out["forwarded"] == [200, None]
+    assert out["http"] == [301, "https://testserver/api/v1/openapi.json"]
+    assert out["https"][1]["Strict-Transport-Security"] == (
+        "max-age=31536000; includeSubDomains; preload"
+    )
+    out = _probe(SECURE_SSL_REDIRECT="false")
+    assert out["http"] == [200, None]
+
+
+def test_production_cookies_are_secure_httponly_and_same_site():
+    """Under production settings the session, CSRF and language cookies are Secure, HttpOnly and
+    SameSite=Lax."""
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print([s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.LANGUAGE_COOKIE_SECURE, "
+        "s.SESSION_COOKIE_HTTPONLY, s.CSRF_COOKIE_HTTPONLY, s.LANGUAGE_COOKIE_HTTPONLY, "
+        "s.SESSION_COOKIE_SAMESITE, s.CSRF_COOKIE_SAMESITE, s.LANGUAGE_COOKIE_SAMESITE, s.DEBUG])"
+    )
+    result = _production(
+        code, SECRET_KEY=GOOD_SECRET, FIELD_ENCRYPTION_KEYS=FERNET_KEY, DEBUG="true"
+    )
+    assert result.stdout.strip() == (
+        "[True, True, True, True, True, True, 'Lax', 'Lax', 'Lax', False]"
+    )
+
+
+def test_every_page_carries_the_content_security_policy(client, owner):
+    """The policy applies in every environment: pages, public token pages and the API."""
+    client.force_login(owner)
+    for url in ("/connexion/", "/campagnes/", "/u/garbage/", "/api/v1/lists", "/api/v1/docs"):
+        response = client.get(url)
+        assert response["Content-Security-Policy"] == EXPECTED_CSP, url
+        assert response["X-Frame-Options"] == "DENY"
+
+
+def test_the_api_docs_load_no_script_from_elsewhere_and_run_none_inline(client):
+    """The API docs page's scripts and styles are our own static files."""
+    body = client.get("/api/v1/docs").content.decode()
+    assert "cdn.jsdelivr.net" not in body
+    assert re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", body) == []
+
+
+def test_sign_in_sets_httponly_same_site_session_and_csrf_cookies(client, owner):
+    """Signing in sets a session cookie and the CSRF cookie that scripts cannot read."""
+    client.get("/connexion/")
+    csrf = client.cookies["csrftoken"]
+    response = client.post(
+        "/connexion/",
+        {"email": owner.email, "password": PASSWORD, "csrfmiddlewaretoken": csrf.value},
+    )
+    assert response.status_code == 302
+    session = response.cookies["sessionid"]
+    assert (session["httponly"], session["samesite"]) == (True, "Lax")
+    assert (client.cookies["csrftoken"]["httponly"], csrf["samesite"]) == (True, "Lax")
+
+
+TEMPLATE_DIRS = [ROOT / "infolettre"]
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\b(?:src|nonce)=)(?![^>]*application/json)[^>]*>")
+EVENT_HANDLER = re.compile(r"\son[a-z]+\s*=\s*[\"']", re.IGNORECASE)
+
+
+def _page_templates():
+    for path in sorted((ROOT / "infolettre").rglob("templates/**/*.html")):
+        # Email templates never reach a browser as a page of the site.
+        if "/email/" in str(path) or path.name in {"footer.html"}:
+            continue
+        yield path
+
+
+def test_no_page_template_runs_inline_script():
+    """A page template loads scripts by src (or gives an inline one the CSP nonce) and uses no
+    event-handler attribute or javascript: URL: the policy would block them."""
+    offenders = []
+    for path in _page_templates():
+        text = path.read_text()
+        if INLINE_SCRIPT.search(text) or EVENT_HANDLER.search(text) or "javascript:" in text:
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
