@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -17,6 +19,8 @@ class PolicyVersion(models.Model):
     summary_en = models.TextField(blank=True)
     body_fr = models.TextField()
     body_en = models.TextField()
+    # The purposes (codes) this version adds as uses of confidential data; each may be refused.
+    new_uses = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-published_at"]
@@ -92,6 +96,49 @@ class PolicyAcceptance(AppendOnly):
         ordering = ["accepted_at", "id"]
         verbose_name = _("policy acceptance")
         indexes = [models.Index(fields=["subject_type", "subject_id"])]
+
+
+class PolicyNoticeStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
+
+
+class PolicyNotice(models.Model):
+    """The notice of a new policy version to one person: written before it is sent, so a second
+    run sends nothing twice. The person is named like the consent ledger names them (a client
+    user or a newsletter subscriber); their address is read at send time and not copied here."""
+
+    policy_version = models.ForeignKey(
+        PolicyVersion, on_delete=models.PROTECT, related_name="notices"
+    )
+    subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    subject_id = models.BigIntegerField()
+    # Random: the refusal links sign it, so they carry neither an address nor a guessable id.
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(
+        max_length=16, choices=PolicyNoticeStatus.choices, default=PolicyNoticeStatus.QUEUED
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("policy change notice")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy_version", "subject_type", "subject_id"],
+                name="one_policy_notice_per_person",
+            )
+        ]
+
+    @property
+    def recipient(self):
+        """The user or subscriber this notice is for, or None once they are gone."""
+        model = self.subject_type.model_class()
+        return model._default_manager.filter(pk=self.subject_id).first()
 
 
 # Privacy requests and the confidentiality incident register -----------------------------------

@@ -48,6 +48,18 @@ DECLARATION = [
         other_fields=("id", "subject_type", "subject_id", "policy_version"),
         erasure=anonymise("subject_id", why=UNLINKED_PROOF),
     ),
+    # Proof that the person was told of a new policy version (and offered to refuse its new uses).
+    PersonalDataModel(
+        "privacy.PolicyNotice",
+        subject=USER,
+        subject_email_path=BY_SUBJECT_ID,
+        fields=(
+            PersonalField("status", TECHNICAL, ("service_notices",), PROOF),
+            PersonalField("created_at", TECHNICAL, ("service_notices",), PROOF),
+            PersonalField("sent_at", TECHNICAL, ("service_notices",), PROOF),
+        ),
+        other_fields=("id", "policy_version", "subject_type", "subject_id", "token"),
+    ),
     PersonalDataModel(
         "sessions.Session",
         subject=USER,

@@ -12,6 +12,17 @@ class Purpose:
     description: str
     # True when the purpose rests on the person's own recorded, separate consent (never assumed).
     needs_consent: bool = False
+    # A use of confidential data added by a later policy version (its version string). People
+    # are told by email when it is published and may refuse it; the refusal is honoured by
+    # privacy.policy_changes.may_use, the gate of every reader of the data for this purpose.
+    introduced_in: str = ""
+    # The declared confidential fields such a new use reads ("app.Model.field").
+    uses: tuple[str, ...] = ()
+
+    @property
+    def refusable(self):
+        """A new use of confidential data that a person may refuse (consent purposes are opt-in)."""
+        return bool(self.introduced_in) and not self.needs_consent
 
 
 ACCOUNT = Purpose(
@@ -100,3 +111,12 @@ PURPOSES = {
     )
 }
 CONSENT_PURPOSES = [p for p in PURPOSES.values() if p.needs_consent]
+
+
+def refusable_purposes():
+    """The new uses of confidential data people may refuse, read when asked (tests register some).
+
+    None is declared today: version 1 of the policy uses confidential data for no purpose that
+    a person could refuse.
+    """
+    return [p for p in PURPOSES.values() if p.refusable]
