@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from infolettre.privacy.actions import do_record_consent, do_record_policy_acceptance
+from infolettre.privacy.audit import AuditAction, do_record_audit
 from infolettre.privacy.disclosures import do_pass_on_correction
 from infolettre.privacy.purposes import NEWSLETTER, SPECIAL_OFFERS
 
@@ -230,8 +231,15 @@ def do_change_role(actor, member, role):
     check_owner(actor)
     if member.role == Role.OWNER and role != Role.OWNER and not _owners_left_without(member):
         raise LastOwner()
-    member.role = role
+    previous_role, member.role = member.role, role
     member.save(update_fields=["role"])
+    do_record_audit(
+        actor,
+        AuditAction.ROLE_CHANGE,
+        target=member,
+        tenant=member.tenant_id,
+        details={"from": previous_role, "to": role},
+    )
     return member
 
 
@@ -240,4 +248,12 @@ def do_remove_member(actor, member):
     check_owner(actor)
     if member.role == Role.OWNER and not _owners_left_without(member):
         raise LastOwner()
+    target, role = f"accounts.User:{member.pk}", member.role
     member.delete()
+    do_record_audit(
+        actor,
+        AuditAction.MEMBER_REMOVAL,
+        target=target,
+        tenant=actor.tenant_id,
+        details={"role": role},
+    )

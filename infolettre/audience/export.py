@@ -20,6 +20,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
+from infolettre.privacy.audit import AuditAction, do_record_audit
+
 from .models import Contact, Subscription
 from .segments import segment_contacts
 
@@ -167,7 +169,12 @@ def do_export_contacts(by, *, mailing_list=None, segment=None):
     """
     if (mailing_list is None) == (segment is None):
         raise ValueError("Export a list or a segment.")
-    return _list_export(mailing_list) if mailing_list is not None else _segment_export(segment)
+    source = mailing_list if mailing_list is not None else segment
+    export = _list_export(mailing_list) if mailing_list is not None else _segment_export(segment)
+    do_record_audit(
+        by, AuditAction.EXPORT, target=source, tenant=source.tenant_id, details={"format": "csv"}
+    )
+    return export
 
 
 def csv_response(export):

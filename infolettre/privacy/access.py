@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from .audit import SUBJECT, AuditAction, do_record_audit
 from .declaration import CREDENTIALS, THIRD_PARTY, declared_models
 from .purposes import PURPOSES
 
@@ -212,3 +213,23 @@ def compile_access_file(email, *, now=None):
         # Declared data that names no address (an uploaded file, a session): held, not searchable.
         "not_searchable": not_searchable,
     }
+
+
+def do_deliver_access_file(privacy_request, *, export_format, actor=SUBJECT):
+    """Compile the access file of a proven access request; record its delivery in the audit trail.
+
+    actor: the person themselves (SUBJECT, by the signed link) or the signed-in user who asked.
+    """
+    access_file = compile_access_file(privacy_request.email)
+    do_record_audit(
+        actor,
+        AuditAction.EXPORT,
+        target=privacy_request,
+        tenant=privacy_request.tenant_id,
+        details={
+            "format": export_format,
+            "kind": "access_file",
+            "groups": len(access_file["groups"]),
+        },
+    )
+    return access_file

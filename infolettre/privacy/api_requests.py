@@ -12,7 +12,8 @@ from infolettre.errors import Invalid
 from infolettre.schemas import ErrorOut, StrictSchema
 
 from . import requests as privacy_requests
-from .access import compile_access_file
+from .access import do_deliver_access_file
+from .audit import SUBJECT
 from .models import PrivacyRequestKind
 
 router = Router(tags=["privacy"])
@@ -48,7 +49,7 @@ def _api_user(request):
     return None
 
 
-def _out(privacy_request):
+def _out(privacy_request, actor=SUBJECT):
     proven = privacy_request.verified_at is not None
     with_file = proven and privacy_request.kind == PrivacyRequestKind.ACCESS
     return {
@@ -60,7 +61,11 @@ def _out(privacy_request):
         "proven": proven,
         "answered_at": privacy_request.answered_at,
         "answer": privacy_request.answer,
-        "file": compile_access_file(privacy_request.email) if with_file else None,
+        "file": (
+            do_deliver_access_file(privacy_request, export_format="api", actor=actor)
+            if with_file
+            else None
+        ),
     }
 
 
@@ -86,7 +91,7 @@ def create_request(request, payload: PrivacyRequestIn):
         user=user,
     )
     if privacy_request.verified_at is not None:
-        return Status(201, _out(privacy_request))
+        return Status(201, _out(privacy_request, actor=user))
     return Status(
         202,
         {
@@ -102,4 +107,4 @@ def get_request(request, request_id: int, token: str = ""):
     signed link's token (`?token=`) or as the client user who made it; 404 for anyone else."""
     user = request.user if request.user.is_authenticated else None
     privacy_request = privacy_requests.access_own_request(request_id, user=user, token=token)
-    return _out(privacy_request)
+    return _out(privacy_request, actor=user or SUBJECT)

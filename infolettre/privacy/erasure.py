@@ -15,6 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
 
+from .audit import AuditAction, do_record_audit
 from .declaration import THIRD_PARTY, declared_models, erasure_steps
 from .disclosures import subject_hash
 from .models import Disclosure, ErasureCause, ErasureRecord
@@ -24,10 +25,11 @@ logger = logging.getLogger(__name__)
 ERASED_DOMAIN = "erased.invalid"
 
 
-def do_erase_person(email, *, scope=None, cause=ErasureCause.REQUEST):
+def do_erase_person(email, *, scope=None, cause=ErasureCause.REQUEST, by=None):
     """Erase the person at `email` everywhere, or only among one client's contacts (`scope`).
 
-    Return the ErasureRecord of what was deleted and anonymised.
+    Return the ErasureRecord of what was deleted and anonymised; the audit trail records the
+    counts and who erased (`by`, a user; None for the platform), never the address.
     """
     email = email.strip().lower()
     with transaction.atomic():
@@ -55,6 +57,13 @@ def do_erase_person(email, *, scope=None, cause=ErasureCause.REQUEST):
         _unlink_disclosures(email, scope, counts)
         record = ErasureRecord.objects.create(
             cause=cause, tenant_id=scope.pk if scope is not None else None, counts=counts
+        )
+        do_record_audit(
+            by,
+            AuditAction.ERASURE,
+            target=record,
+            tenant=record.tenant_id,
+            details={"cause": cause, "counts": counts},
         )
     logger.info(
         "Erasure %s: %s",

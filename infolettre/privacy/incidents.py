@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from infolettre.audience.export import BOM, cell
 from infolettre.errors import Invalid
 
+from .audit import AuditAction, do_record_audit
 from .models import ConfidentialityIncident
 
 logger = logging.getLogger(__name__)
@@ -92,16 +93,26 @@ def check_incident(data):
 @transaction.atomic
 def do_record_incident(cleaned, *, by):
     incident = ConfidentialityIncident.objects.create(recorded_by=by, **cleaned)
+    do_record_audit(
+        by,
+        AuditAction.INCIDENT_CREATED,
+        target=incident,
+        details={"people_affected": incident.people_affected},
+    )
     logger.info("confidentiality incident %s recorded", incident.pk)
     return incident
 
 
 @transaction.atomic
-def do_update_incident(incident, cleaned):
+def do_update_incident(incident, cleaned, *, by=None):
+    changed = sorted(name for name, value in cleaned.items() if getattr(incident, name) != value)
     for name, value in cleaned.items():
         setattr(incident, name, value)
     incident.updated_at = timezone.now()
     incident.save()
+    do_record_audit(
+        by, AuditAction.INCIDENT_EDITED, target=incident, details={"fields_changed": changed}
+    )
     logger.info("confidentiality incident %s updated", incident.pk)
     return incident
 
@@ -121,6 +132,19 @@ def incidents_csv(incidents):
     for incident in incidents:
         writer.writerow([cell(getattr(incident, name)) for name in EXPORT_FIELDS])
     return out.getvalue()
+
+
+def do_export_register(by, export_format):
+    """Return the whole register as "csv" or "json"; the export is recorded in the audit trail."""
+    incidents = list(ConfidentialityIncident.objects.order_by("id"))
+    content = incidents_csv(incidents) if export_format == "csv" else incidents_json(incidents)
+    do_record_audit(
+        by,
+        AuditAction.EXPORT,
+        target="privacy.ConfidentialityIncident",
+        details={"format": export_format, "rows": len(incidents)},
+    )
+    return content
 
 
 def incidents_json(incidents):

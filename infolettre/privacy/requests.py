@@ -20,6 +20,7 @@ from infolettre.accounts.tokens import address_digest, make_address_token, read_
 from infolettre.errors import Conflict, NotFound, Throttled
 from infolettre.messaging.email import MessageKind, send_email
 
+from .audit import SUBJECT, AuditAction, do_record_audit
 from .models import (
     PrivacyRequest,
     PrivacyRequestKind,
@@ -163,7 +164,9 @@ def do_receive_request(*, kind, email, message="", language="fr", user=None, now
     if proven:
         _mark_proven(privacy_request, now)
     privacy_request.save()
-    if not proven:
+    if proven:
+        _audit(user, AuditAction.PRIVACY_REQUEST_VERIFIED, privacy_request)
+    else:
         _mail_on_commit(privacy_request, "proof", link=proof_link(privacy_request))
     logger.info("privacy request %s received (%s)", privacy_request.pk, kind)
     return privacy_request
@@ -176,8 +179,24 @@ def do_prove_request(privacy_request, *, now=None):
     if privacy_request.verified_at is None:
         _mark_proven(privacy_request, now or timezone.now())
         privacy_request.save()
+        _audit(SUBJECT, AuditAction.PRIVACY_REQUEST_VERIFIED, privacy_request)
         logger.info("privacy request %s proven", privacy_request.pk)
     return privacy_request
+
+
+def _audit(actor, action, privacy_request):
+    """Record a step of a request in the audit trail: its kind and status, never its words."""
+    do_record_audit(
+        actor,
+        action,
+        target=privacy_request,
+        tenant=privacy_request.tenant_id,
+        details={
+            "kind": privacy_request.kind,
+            "status": privacy_request.status,
+            "closed": privacy_request.closed_at is not None,
+        },
+    )
 
 
 def _open(privacy_request):
@@ -212,6 +231,7 @@ def do_extend_request(privacy_request, *, notice, by, now=None):
     if privacy_request.owner_id is None:
         privacy_request.owner = by
     privacy_request.save()
+    _audit(by, AuditAction.PRIVACY_REQUEST_EXTENDED, privacy_request)
     _mail_on_commit(privacy_request, "extended", notice=notice)
     logger.info("privacy request %s extended", privacy_request.pk)
     return privacy_request
@@ -232,6 +252,11 @@ def do_answer_request(privacy_request, *, answer, by, correction_done="", refuse
     if privacy_request.owner_id is None:
         privacy_request.owner = by
     privacy_request.save()
+    _audit(
+        by,
+        AuditAction.PRIVACY_REQUEST_REFUSED if refused else AuditAction.PRIVACY_REQUEST_ANSWERED,
+        privacy_request,
+    )
     _mail_on_commit(privacy_request, "answer", answer=answer)
     logger.info("privacy request %s %s", privacy_request.pk, privacy_request.status)
     return privacy_request

@@ -23,6 +23,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
 
+from .audit import AuditAction, do_record_audit
 from .declaration import CONSENT, declared_models, retention_rules
 from .erasure import _anonymise, _blank
 from .models import ErasureCause, ErasureRecord, PrivacyRequest, privacy_request_email_hash
@@ -147,6 +148,8 @@ def apply_retention(now=None, *, dry_run=False):
                     _tally(counts, label, action, count, categories)
         if counts and not dry_run:
             ErasureRecord.objects.create(cause=ErasureCause.RETENTION, counts=counts)
+        if not dry_run:
+            do_record_audit(None, AuditAction.RETENTION_RUN, details={"counts": counts})
     for label, tally in sorted(counts.items()):
         logger.info(
             "Retention%s: %s deleted %d, anonymised %d",

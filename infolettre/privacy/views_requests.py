@@ -20,7 +20,7 @@ from infolettre.accounts.views import client_page
 from infolettre.errors import Invalid, NotFound, Throttled
 
 from . import requests as privacy_requests
-from .access import compile_access_file
+from .access import do_deliver_access_file
 from .models import PrivacyRequestKind
 
 MESSAGE_MAX_LENGTH = 5000
@@ -116,7 +116,7 @@ def request_confirm(request, token):
 def access_file_json(privacy_request):
     """The access file as a JSON download (Law 25 portability: structured, commonly used)."""
     with translation.override(privacy_request.language):
-        access_file = compile_access_file(privacy_request.email)
+        access_file = do_deliver_access_file(privacy_request, export_format="json")
     response = HttpResponse(
         json.dumps(access_file, ensure_ascii=False, indent=2),
         content_type="application/json; charset=utf-8",
@@ -140,7 +140,7 @@ def request_file(request, token):
     if request.GET.get("format") == "json":
         return access_file_json(privacy_request)
     with translation.override(privacy_request.language):
-        access_file = compile_access_file(privacy_request.email)
+        access_file = do_deliver_access_file(privacy_request, export_format="html")
         return render(
             request,
             "privacy/requests/access_file.html",
