@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("infolettre.webhooks.urls")),
     path("", include("infolettre.engagement.urls")),
     path("", include("infolettre.analytics.urls")),
+    path("", include("infolettre.staff.urls")),
 ]
 
 if settings.DEBUG:

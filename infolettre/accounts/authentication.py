@@ -6,6 +6,8 @@ import binascii
 from django.contrib.auth import authenticate
 from django.utils import timezone
 
+from infolettre.staff.networks import client_ip, from_office
+
 from .errors import InvalidCredentials
 from .models import ApiToken
 from .throttling import check_sign_in_allowed, clear_sign_in_failures, record_sign_in_failure
@@ -14,16 +16,16 @@ from .tokens import API_TOKEN_PREFIX, api_token_digest
 TOKEN_USE_RECORD_INTERVAL = 60
 
 
-def client_ip(request):
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def authenticate_password(request, email, password):
-    """Return the active user with these credentials, counting failures against guessing."""
+    """Return the active user with these credentials, counting failures against guessing.
+
+    A staff account signs in from the office networks only; elsewhere it is refused as if the
+    password were wrong, so that nobody outside learns it is a staff account.
+    """
     ip = client_ip(request)
     check_sign_in_allowed(email, ip)
     user = authenticate(request, username=(email or "").strip().lower(), password=password)
-    if user is None:
+    if user is None or (user.is_staff and not from_office(request)):
         record_sign_in_failure(email, ip)
         raise InvalidCredentials()
     clear_sign_in_failures(email)
@@ -36,6 +38,8 @@ def authenticate_api_token(raw):
     token = (
         ApiToken.unscoped.select_related("user")
         .filter(digest=api_token_digest(raw), revoked_at__isnull=True, user__is_active=True)
+        # Staff have no API: their sign-in needs the office and a second factor, which no token has.
+        .exclude(user__is_staff=True)
         .first()
     )
     if token is None:
@@ -65,7 +69,11 @@ def read_authorization(request):
             raise InvalidCredentials() from None
         if not sep:
             raise InvalidCredentials()
-        return "basic", authenticate_password(request, email, password)
+        user = authenticate_password(request, email, password)
+        if user.is_staff:
+            # A password alone is not a staff sign-in: staff pass a second factor on the web.
+            raise InvalidCredentials()
+        return "basic", user
     if scheme == "bearer":
         return "token", authenticate_api_token(value.strip())
     raise InvalidCredentials()

@@ -3,6 +3,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
 from infolettre.errors import InfolettreError
+from infolettre.staff.networks import from_office
 
 from .authentication import read_authorization
 from .tenancy import tenant_scope
@@ -29,6 +30,11 @@ class AuthenticationMiddleware:
             request._dont_enforce_csrf_checks = True
         else:
             request.user = auth.get_user(request)
+            if request.user.is_staff and (
+                request.path.startswith("/api/") or not from_office(request)
+            ):
+                # A staff session exists only inside the office, and staff have no API.
+                request.user = auth.models.AnonymousUser()
             request.auth_method = "session" if request.user.is_authenticated else None
         request.tenant = request.user.tenant if request.user.is_authenticated else None
         with tenant_scope(request.tenant):

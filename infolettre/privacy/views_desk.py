@@ -1,11 +1,8 @@
 """The privacy officer's desk: every privacy request with its due date, and the incident register."""
 
 from datetime import timedelta
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from infolettre.accounts.models import StaffRole
 from infolettre.errors import InfolettreError, Invalid
+from infolettre.staff.access import staff_page
 
 from . import incidents as register
 from . import requests as privacy_requests
@@ -26,25 +24,14 @@ SOON = timedelta(days=7)
 
 
 def privacy_officer_page(view):
-    """Let in only staff with the privacy officer role.
+    """Let in only staff with the privacy officer role, through the staff gate.
 
-    Anonymous visitors are sent to sign in. A client user gets 404: the operator's staff pages are
-    none of a client's business, so they are not even confirmed to exist. Staff with another role
-    get 403: they know the desk exists, and are told plainly that their role does not open it.
+    The gate (infolettre.staff.access) answers 404 outside the office networks and to client users
+    (the operator's staff pages are none of a client's business), sends anonymous visitors to sign
+    in and staff to their second factor. Staff with another role get 403: they know the desk
+    exists, and are told plainly that their role does not open it.
     """
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not user.is_staff:
-            raise Http404
-        if user.staff_role != StaffRole.PRIVACY_OFFICER:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+    return staff_page(StaffRole.PRIVACY_OFFICER)(view)
 
 
 def _row(privacy_request, now):

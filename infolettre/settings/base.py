@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "infolettre.campaigns",
     "infolettre.engagement",
     "infolettre.analytics",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "infolettre.staff",
 ]
 
 MIDDLEWARE = [
@@ -49,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "infolettre.accounts.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -135,6 +139,16 @@ PRIVACY_REQUEST_LINK_MAX_AGE = env.int("PRIVACY_REQUEST_LINK_MAX_AGE", default=6
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_NETWORK_FAILURE_LIMIT = env.int("LOGIN_NETWORK_FAILURE_LIMIT", default=50)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
+
+# The staff area (/equipe/...) answers only to these networks (CIDR list); a staff account signs in
+# from nowhere else. The client address is REMOTE_ADDR, or, when REMOTE_ADDR is one of
+# TRUSTED_PROXIES, the right-most X-Forwarded-For entry that is not one of them.
+OFFICE_NETWORKS = env.str("OFFICE_NETWORKS", default="127.0.0.0/8,::1/128")
+TRUSTED_PROXIES = env.str("TRUSTED_PROXIES", default="")
+# The name authenticator apps show beside a staff member's second factor.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Infolettre")
+# The longest a client's support access grant may last.
+ACCESS_GRANT_MAX_DAYS = 7
 
 # The session cookie dies with the browser, as the policy promises.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

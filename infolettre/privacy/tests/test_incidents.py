@@ -10,6 +10,7 @@ from django.urls import NoReverseMatch, reverse
 from conftest import PASSWORD
 from infolettre.accounts.models import User
 from infolettre.privacy.models import ConfidentialityIncident
+from infolettre.staff.testing import sign_in_staff
 
 INCIDENT = {
     "title": "=cmd()",
@@ -39,7 +40,7 @@ def officer(db):
 
 
 def test_officer_records_an_incident_with_every_field_of_the_register(client, officer):
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     response = client.post("/equipe/vie-privee/incidents/nouveau/", INCIDENT)
     assert (response.status_code, response.url) == (302, "/equipe/vie-privee/incidents/")
     incident = ConfidentialityIncident.objects.get()
@@ -55,14 +56,14 @@ def test_officer_records_an_incident_with_every_field_of_the_register(client, of
 
 
 def test_an_incident_form_with_errors_records_nothing(client, officer):
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     bad = {**INCIDENT, "discovered_on": "2026-03-01", "people_affected": "many"}
     assert client.post("/equipe/vie-privee/incidents/nouveau/", bad).status_code == 400
     assert ConfidentialityIncident.objects.count() == 0
 
 
 def test_officer_edits_an_incident(client, officer):
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     client.post("/equipe/vie-privee/incidents/nouveau/", INCIDENT)
     incident = ConfidentialityIncident.objects.get()
     client.post(
@@ -74,7 +75,7 @@ def test_officer_edits_an_incident(client, officer):
 
 
 def test_csv_export_neutralises_formulas(client, officer):
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     client.post("/equipe/vie-privee/incidents/nouveau/", INCIDENT)
     response = client.get("/equipe/vie-privee/incidents/registre.csv")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -86,7 +87,7 @@ def test_csv_export_neutralises_formulas(client, officer):
 
 
 def test_json_export_holds_the_register(client, officer):
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     client.post("/equipe/vie-privee/incidents/nouveau/", INCIDENT)
     data = json.loads(client.get("/equipe/vie-privee/incidents/registre.json").content)
     entry = data["incidents"][0]
@@ -102,7 +103,7 @@ def test_the_register_has_no_deletion(client, officer):
     for name in ("incident_delete", "delete_incident"):
         with pytest.raises(NoReverseMatch):
             reverse(f"privacy:{name}", args=[1])
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     client.post("/equipe/vie-privee/incidents/nouveau/", INCIDENT)
     incident = ConfidentialityIncident.objects.get()
     client.delete(f"/equipe/vie-privee/incidents/{incident.pk}/")

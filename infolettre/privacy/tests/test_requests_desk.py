@@ -15,6 +15,7 @@ from infolettre.privacy.requests import (
     do_prove_request,
     do_receive_request,
 )
+from infolettre.staff.testing import sign_in_staff
 
 ASKER = "asker@example.com"
 
@@ -53,14 +54,14 @@ def test_desk_lists_open_requests_with_overdue_ones_in_red(client, officer, ques
             now=timezone.now() - timedelta(days=31),
         )
     )
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     page = client.get("/equipe/vie-privee/").content.decode()
     assert f'<tr id="request-{late.pk}" class="overdue">' in page
     assert f'<tr id="request-{question.pk}">' in page
 
 
 def test_officer_takes_the_request(client, officer, question):
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     client.post(f"/equipe/vie-privee/demandes/{question.pk}/prendre/")
     question.refresh_from_db()
     assert question.owner == officer
@@ -69,7 +70,7 @@ def test_officer_takes_the_request(client, officer, question):
 def test_extension_once_with_a_notice_mailed_before_day_30(
     client, officer, question, mailoutbox, django_capture_on_commit_callbacks
 ):
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     due = question.due_at
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -103,7 +104,7 @@ def test_extension_refused_after_day_30_or_twice(officer, question):
 def test_answer_is_mailed_and_closes_the_request(
     client, officer, question, mailoutbox, django_capture_on_commit_callbacks
 ):
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             f"/equipe/vie-privee/demandes/{question.pk}/repondre/",
@@ -120,7 +121,7 @@ def test_answer_is_mailed_and_closes_the_request(
 def test_refusal_carries_written_reasons(
     client, officer, question, mailoutbox, django_capture_on_commit_callbacks
 ):
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             f"/equipe/vie-privee/demandes/{question.pk}/repondre/",
@@ -142,7 +143,7 @@ def test_correction_request_records_the_correction_made(client, officer):
     fix = do_prove_request(
         do_receive_request(kind="correction", email=ASKER, message="My name is Marie")
     )
-    client.force_login(officer)
+    sign_in_staff(client, officer)
     client.post(
         f"/equipe/vie-privee/demandes/{fix.pk}/repondre/",
         {"answer": "Corrected.", "correction_done": "Contact name: Mary -> Marie"},
@@ -161,7 +162,7 @@ def test_other_staff_roles_get_403_and_client_users_404(client, owner, question)
         "/equipe/vie-privee/incidents/",
         "/equipe/vie-privee/incidents/registre.csv",
     ]
-    client.force_login(support)
+    sign_in_staff(client, support)
     assert [client.get(u).status_code for u in urls] == [403] * 4
     assert client.post(f"/equipe/vie-privee/demandes/{question.pk}/prendre/").status_code == 403
     client.force_login(owner)
