@@ -14,6 +14,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -143,7 +144,7 @@ def _buckets(hourly):
 
 
 def _percent(rate):
-    return None if rate is None else f"{rate * 100:.1f} %"
+    return None if rate is None else f"{number_format(rate * 100, 1)} %"
 
 
 @client_page
@@ -166,7 +167,7 @@ def campaign_report(request, campaign_id):
             _("Messages sent per %(unit)s") % {"unit": unit},
             _("Columns: how many messages left in each %(unit)s, local time.") % {"unit": unit},
             labels,
-            (_("Sent"), [r["sent"] for r in rows], charts.SENT_COLOUR),
+            (_("Messages sent"), [r["sent"] for r in rows], charts.SENT_COLOUR),
             [],
         )
         if stats["counted"]:
