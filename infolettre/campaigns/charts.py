@@ -20,12 +20,16 @@ INK, MUTED, GRID = "#1d2b36", "#5b6b77", "#d9e1e7"
 SENT_COLOUR, OPEN_COLOUR, CLICK_COLOUR, MACHINE_COLOUR = "#144566", "#1f7a5c", "#b3541e", "#8a96a0"
 # A column takes at most this share of the width, so that one hour of sending is not a wall.
 MAX_COLUMN_PERCENT = 8
-# At most this many time labels under a chart: they stay apart on a phone.
+# At most this many time labels under a chart; on a phone, one in two of them.
 MAX_TIME_LABELS = 5
-# The longest part of a link's address written beside its bar (all of it is in its title).
-MAX_LINK_LABEL = 60
-# A text's white outline keeps it readable where it crosses a line or a column.
-HALO = 'stroke="#fff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"'
+# The longest part of a link's address written above its bar (all of it is in its title).
+MAX_LINK_LABEL = 44
+# Room left of a chart over time for its scale.
+GUTTER = "2.25rem"
+# On a narrow screen, every other time label is left out so that they do not overlap.
+NARROW_STYLE = (
+    "<style>@media (max-width: 40rem) { .chart .time-label-minor { display: none; } }</style>"
+)
 _ids = count(1)
 
 
@@ -44,14 +48,15 @@ def _number(value):
     return f"{value:g}" if value != int(value) else str(int(value))
 
 
-def _open(title, description, height):
+def _open(title, description, height, gutter=False):
     n = next(_ids)
+    margin = f"width:calc(100% - {GUTTER});margin-left:{GUTTER};" if gutter else ""
     return [
         '<figure class="chart-figure" style="margin:0 0 1.5rem">',
         f'<figcaption style="font-weight:600;margin-bottom:0.5rem">{escape(title)}</figcaption>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" height="{height}" role="img" '
         f'aria-labelledby="chart{n}-title chart{n}-desc" class="chart" '
-        'style="display:block;overflow:visible;font-family:inherit">',
+        f'style="display:block;overflow:visible;font-family:inherit;{margin}">',
         f'<title id="chart{n}-title">{escape(title)}</title>',
         f'<desc id="chart{n}-desc">{escape(description)}</desc>',
     ]
@@ -85,7 +90,7 @@ def time_chart(title, description, labels, bars, lines):
 
     `lines` is a list of (name, values, colour, dashed).
     """
-    parts = _open(title, description, HEIGHT)
+    parts = _open(title, description, HEIGHT, gutter=True)
     plot_height = HEIGHT - TOP - BOTTOM
     series = ([bars[1]] if bars else []) + [values for _name, values, *_ in lines]
     top_value = _ceiling(max([v for values in series for v in values] or [0]))
@@ -97,11 +102,12 @@ def time_chart(title, description, labels, bars, lines):
     def y_of(value):  # pixels from the top
         return TOP + plot_height - value / top_value * plot_height
 
+    parts.append(NARROW_STYLE)
     for fraction in (0, 0.5, 1):
         y = y_of(top_value * fraction)
         parts.append(
             f'<line x1="0" x2="100%" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>'
-            f'<text x="0" y="{y - 5:.1f}" font-size="11" fill="{MUTED}" {HALO}>'
+            f'<text x="-6" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="{MUTED}">'
             f"{_number(top_value * fraction)}</text>"
         )
     if bars:
@@ -142,10 +148,11 @@ def time_chart(title, description, labels, bars, lines):
     for index, label in enumerate(labels):
         if index % every == 0:
             x = x_of(index)
-            anchor = "start" if x < 8 else "end" if x > 92 else "middle"
+            anchor = "end" if x > 90 and len(labels) > 1 else "middle"
+            minor = ' class="time-label-minor"' if (index // every) % 2 else ""
             parts.append(
                 f'<text x="{x:.2f}%" y="{HEIGHT - 8}" text-anchor="{anchor}" font-size="11" '
-                f'fill="{MUTED}">{escape(label)}</text>'
+                f'fill="{MUTED}"{minor}>{escape(label)}</text>'
             )
     legend = [(bars[0], bars[2], "pale")] if bars else []
     legend += [
@@ -161,10 +168,12 @@ def bar_list(title, description, rows, people_label, machines_label):
     height = row_height * max(len(rows), 1)
     parts = _open(title, description, height)
     top_value = max([people + machines for _label, people, machines in rows] or [0]) or 1
-    room = 85  # percent of the width for the longest bar; the figures go after it
+    room = 80  # percent of the width for the longest bar; the figures go after it
     for index, (label, people, machines) in enumerate(rows):
         y = index * row_height
-        shown = label if len(label) <= MAX_LINK_LABEL else label[: MAX_LINK_LABEL - 1] + "…"
+        shown = label.removeprefix("https://").removeprefix("http://")
+        if len(shown) > MAX_LINK_LABEL:
+            shown = shown[: MAX_LINK_LABEL - 1] + "…"
         people_width = people / top_value * room
         machines_width = machines / top_value * room
         figures = str(people) + (f" (+{machines})" if machines else "")
