@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from infolettre.errors import Conflict, Forbidden, InfolettreError, Invalid, NotFound
+from infolettre.privacy import policy_changes
 from infolettre.privacy.purposes import PURPOSES
 from infolettre.privacy.queries import (
     consent_history,
@@ -385,6 +386,20 @@ def consents(request):
     if request.method == "POST":
         purpose = PURPOSES.get(request.POST.get("purpose", ""))
         given = request.POST.get("given")
+        if purpose in policy_changes.published_new_uses() and given in ("yes", "no"):
+            # A new use of confidential data, added by a policy version: refused or accepted.
+            policy_changes.do_answer_new_use(
+                request.user, purpose, refused=given == "no", source="web:/compte/consentements/"
+            )
+            if given == "no":
+                messages.success(
+                    request, _("Use refused: %(purpose)s.") % {"purpose": purpose.label}
+                )
+            else:
+                messages.success(
+                    request, _("Use accepted: %(purpose)s.") % {"purpose": purpose.label}
+                )
+            return redirect("accounts:consents")
         if purpose not in CONSENT_PURPOSES or given not in ("yes", "no"):
             messages.error(request, _("Unknown purpose, or one that does not rest on consent."))
             return redirect("accounts:consents")
@@ -412,6 +427,14 @@ def consents(request):
             "choices": [
                 {"purpose": p, "given": answers.get(p.code, False), "answered": p.code in answers}
                 for p in CONSENT_PURPOSES
+            ],
+            "new_uses": [
+                {
+                    "purpose": p,
+                    "refused": policy_changes.has_refused(request.user, p.code),
+                    "words": policy_changes.refusal_wording(p),
+                }
+                for p in policy_changes.published_new_uses()
             ],
             "history": list(reversed(history)),
             "acceptances": list(policy_acceptances(request.user)),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_desk, views_requests
+from . import views, views_desk, views_policy_changes, views_requests
 
 app_name = "privacy"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("politique-de-confidentialite/", views.policy, name="policy"),
     path("politique-de-confidentialite/<str:version>/", views.policy, name="policy_version"),
     path("renseignements-personnels/", views.declaration, name="declaration"),
+    # A policy notice's link to refuse a new use of confidential information.
+    path("vie-privee/refus/<str:token>/", views_policy_changes.refusal, name="policy_refusal"),
     # Privacy requests: the public forms, the signed proof link and the access file.
     path("vie-privee/acces/", views_requests.access_request, name="access_request"),
     path("vie-privee/demande/", views_requests.request_form, name="request_form"),
