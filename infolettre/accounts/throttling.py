@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.cache import cache
 
+from infolettre.errors import Throttled
 from infolettre.privacy.pseudonymise import keyed_hash, truncate_ip
 
 from .errors import SignInThrottled
@@ -34,3 +35,27 @@ def record_sign_in_failure(email, ip):
 
 def clear_sign_in_failures(email):
     cache.delete(_keys(email, None)[0])
+
+
+def count_network_request(ip, purpose, limit, window):
+    """Count one request of this network (/24, /48) for a purpose; Throttled past `limit` in `window`.
+
+    Like sign-in throttling: only a keyed hash of the truncated address, kept only for the window.
+    """
+    key = f"rate:{purpose}:n:{keyed_hash(truncate_ip(ip or ''), f'{purpose}-throttle')}"
+    if cache.add(key, 1, window):
+        return
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, window)
+        return
+    if count > limit:
+        raise Throttled()
+
+
+def check_network_allowed(ip, purpose, limit):
+    """Raise Throttled when this network already reached `limit` for a purpose (nothing counted)."""
+    key = f"rate:{purpose}:n:{keyed_hash(truncate_ip(ip or ''), f'{purpose}-throttle')}"
+    if (cache.get(key) or 0) >= limit:
+        raise Throttled()

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "infolettre.accounts.rate_limits.PublicRateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "infolettre.urls"
@@ -139,6 +140,13 @@ PRIVACY_REQUEST_LINK_MAX_AGE = env.int("PRIVACY_REQUEST_LINK_MAX_AGE", default=6
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_NETWORK_FAILURE_LIMIT = env.int("LOGIN_NETWORK_FAILURE_LIMIT", default=50)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
+# Public forms (registration, password reset): POSTs per network (/24, /48) within the window.
+PUBLIC_FORM_LIMIT = env.int("PUBLIC_FORM_LIMIT", default=20)
+PUBLIC_FORM_WINDOW = env.int("PUBLIC_FORM_WINDOW", default=60 * 60)
+# Pages opened by a signed link (unsubscribe, preferences, confirmations): invalid or expired links
+# per network within the window, after which the network is refused on every such page.
+INVALID_LINK_LIMIT = env.int("INVALID_LINK_LIMIT", default=30)
+INVALID_LINK_WINDOW = env.int("INVALID_LINK_WINDOW", default=60 * 60)
 
 # The staff area (/equipe/...) answers only to these networks (CIDR list); a staff account signs in
 # from nowhere else. The client address is REMOTE_ADDR, or, when REMOTE_ADDR is one of

@@ -10,8 +10,18 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client
+from django.urls import URLResolver, get_resolver, reverse
 
-from conftest import PASSWORD
+from conftest import PASSWORD, registration_data
+from infolettre.accounts.models import Organisation, User
+from infolettre.accounts.rate_limits import LIMITED_ROUTES, PUBLIC_FORM, TOKEN_PAGE
+from infolettre.audience.models import Suppression
+from infolettre.campaigns.tests.test_unsubscribe import make_delivery, statuses
+from infolettre.campaigns.tests.test_unsubscribe import snapshot as unsubscribe_snapshot
+from infolettre.campaigns.unsubscribe import make_token
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
 
 ROOT = Path(settings.BASE_DIR)
 GOOD_SECRET = "a-production-secret-of-enough-length-0123456789-abcdefghij"
@@ -212,3 +222,175 @@ def test_no_page_template_runs_inline_script():
         if INLINE_SCRIPT.search(text) or EVENT_HANDLER.search(text) or "javascript:" in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+# Rate limits ---------------------------------------------------------------------------------------
+
+# Routes opened by a signed link or a public key that are not in LIMITED_ROUTES, and why.
+LINK_ROUTES_LIMITED_ELSEWHERE = {
+    # Counting a click or an open must never break a reader's redirect or image; their tokens are
+    # signed and a tampered one changes nothing (test_attacks.py).
+    "campaigns:track_click": "a reader's redirect must never fail",
+    "campaigns:track_open": "a reader's image must never fail",
+    "audience:public_signup": "limited in its view (audience.signup.check_signup_rate)",
+}
+
+
+def _link_routes(resolver=None, prefix=""):
+    """(view name, route) of every web route that takes a token or a public key."""
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            if str(entry.pattern).startswith("api/"):
+                continue
+            yield from _link_routes(entry, namespace)
+        elif {"token", "public_key"} & set(entry.pattern.converters):
+            yield f"{prefix}{entry.name}", str(entry.pattern)
+
+
+def test_every_page_opened_by_a_link_is_rate_limited():
+    """A new page with a token in its address fails here until it is rate limited (declare it in
+    infolettre/accounts/rate_limits.py LIMITED_ROUTES) or listed above with the reason."""
+    names = {name for name, _ in _link_routes()}
+    assert names - set(LIMITED_ROUTES) - set(LINK_ROUTES_LIMITED_ELSEWHERE) == set()
+    assert names & set(LINK_ROUTES_LIMITED_ELSEWHERE) == set(LINK_ROUTES_LIMITED_ELSEWHERE)
+
+
+def _people():
+    return (
+        sorted(User.objects.values_list("email", flat=True)),
+        list(Organisation.objects.order_by("pk").values_list("pk", flat=True)),
+    )
+
+
+def _registration_form(email):
+    data = registration_data(email=email)
+    return {**data, "password": PASSWORD, "accept_policy": "on"}
+
+
+def _registration_json(email):
+    data = registration_data(email=email)
+    return {**data, "password": PASSWORD, "accept_policy": True}
+
+
+# How to post each public form: (url, body of a refused attempt, body of a valid one, as JSON).
+PUBLIC_FORMS = {
+    "accounts:register": ("/inscription/", {"email": "nope"}, _registration_form, False),
+    "accounts:password_reset": (
+        "/mot-de-passe/oublie/",
+        {"email": "nope"},
+        lambda email: {"email": email},
+        False,
+    ),
+    "api:register": ("/api/v1/auth/register", {"email": "nope"}, _registration_json, True),
+    "api:request_password_reset": (
+        "/api/v1/auth/password-reset",
+        {"email": "nope"},
+        lambda email: {"email": email},
+        True,
+    ),
+}
+
+
+def test_every_rate_limited_public_form_is_tested():
+    """Each public form of the table has its case below."""
+    assert {name for name, kind in LIMITED_ROUTES.items() if kind == PUBLIC_FORM} == set(
+        PUBLIC_FORMS
+    )
+
+
+def _post(client, url, body, as_json, **extra):
+    if as_json:
+        return client.post(url, json.dumps(body), content_type="application/json", **extra)
+    return client.post(url, body, **extra)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_FORMS))
+def test_a_public_form_answers_429_past_the_limit_and_changes_nothing(
+    name, client, owner, settings, mailoutbox
+):
+    """Past PUBLIC_FORM_LIMIT posts from one network, the next one, even valid, is refused with 429
+    and Retry-After, creates nothing and sends nothing; another network is still served."""
+    settings.PUBLIC_FORM_LIMIT = 2
+    url, refused_body, valid_body, as_json = PUBLIC_FORMS[name]
+    here = {"REMOTE_ADDR": "203.0.113.7"}
+    for _ in range(2):
+        assert _post(client, url, refused_body, as_json, **here).status_code in (200, 202, 400, 422)
+    before, sent = _people(), len(mailoutbox)
+    response = _post(client, url, valid_body(owner.email), as_json, REMOTE_ADDR="203.0.113.99")
+    assert response.status_code == 429
+    assert response["Retry-After"] == "3600"
+    if as_json:
+        assert response.json()["code"] == "throttled"
+    else:
+        assert "Trop de requêtes" in response.content.decode()
+    assert (_people(), len(mailoutbox)) == (before, sent)
+    elsewhere = _post(client, url, valid_body("new-person@example.com"), as_json)
+    assert elsewhere.status_code in (200, 201, 202, 302)
+
+
+def _token_request(name):
+    """A request to the route with a tampered token: (method, url, JSON body or None)."""
+    if name.startswith("api:"):
+        path = {
+            "api:confirm_email": "/api/v1/auth/confirm",
+            "api:confirm_password_reset": "/api/v1/auth/password-reset/confirm",
+        }[name]
+        body = {"token": "tampered"}
+        if name == "api:confirm_password_reset":
+            body |= {"uid": "tampered", "password": PASSWORD}
+        return "post", path, body
+    kwargs = {"token": "tampered"}
+    if name == "accounts:password_reset_confirm":
+        kwargs["uidb64"] = "tampered"
+    return "get", reverse(name, kwargs=kwargs), None
+
+
+TOKEN_ROUTES = sorted(name for name, kind in LIMITED_ROUTES.items() if kind == TOKEN_PAGE)
+
+
+@pytest.mark.parametrize("name", TOKEN_ROUTES)
+def test_invalid_links_count_and_then_every_link_page_answers_429(name, client, settings):
+    """Each tampered link answers 4xx and counts; past INVALID_LINK_LIMIT the network gets 429 on
+    every link page, a valid link included."""
+    settings.INVALID_LINK_LIMIT = 2
+    _, url, body = _token_request(name)
+    for _ in range(2):
+        response = _post(client, url, body, True) if body else client.get(url)
+        assert 400 <= response.status_code < 500
+        assert response.status_code != 429
+    response = _post(client, url, body, True) if body else client.get(url)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "3600"
+    assert client.get("/u/another-tampered/").status_code == 429
+
+
+def test_a_throttled_network_cannot_unsubscribe_and_nothing_changes(owner, settings):
+    """Once a network has sent too many invalid links, even a valid one-click POST from it is
+    refused with 429 and no subscription, suppression or delivery changes."""
+    settings.INVALID_LINK_LIMIT = 2
+    delivery = make_delivery(owner.tenant, "jeanne@example.com", lists=["News"])
+    url = f"/u/{make_token(delivery)}/"
+    client = Client(enforce_csrf_checks=True)
+    for _ in range(2):
+        assert client.get("/u/tampered/").status_code == 400
+    before = unsubscribe_snapshot()
+    response = client.post(url, ONE_CLICK, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 429
+    assert unsubscribe_snapshot() == before
+    assert statuses(owner.tenant) == {"News": "subscribed"}
+
+
+def test_valid_links_never_count_against_a_network(owner, settings):
+    """A mailbox provider posts many valid one-click unsubscribes from one network: all go through."""
+    settings.INVALID_LINK_LIMIT = 2
+    client = Client(enforce_csrf_checks=True)
+    for n in range(4):
+        delivery = make_delivery(owner.tenant, f"reader{n}@example.com", lists=["News"])
+        response = client.post(
+            f"/u/{make_token(delivery)}/",
+            ONE_CLICK,
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert response.status_code == 200
+    assert Suppression.unscoped.filter(tenant=owner.tenant).count() == 4
