@@ -79,6 +79,8 @@ DECLARATION = [
             ),
         ),
         other_fields=("id", "tenant", "delivery", "campaign"),
+        # Ends with the send record it belongs to, dated as that record is.
+        dated_by="delivery__next_attempt_at",
     ),
     PersonalDataModel(
         "campaigns.SenderAddress",

@@ -9,6 +9,7 @@ destroyed by model, category and count.
 """
 
 import logging
+import re
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
@@ -16,9 +17,17 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .audit import AuditAction, do_record_audit
-from .declaration import THIRD_PARTY, declared_models, erasure_steps
+from .declaration import CONTACT, THIRD_PARTY, declared_models, erasure_steps
 from .disclosures import subject_hash
-from .models import Disclosure, ErasureCause, ErasureRecord
+from .models import (
+    Disclosure,
+    ErasureCause,
+    ErasureRecord,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    PrivacyRequestStatus,
+    privacy_request_email_hash,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +41,12 @@ def do_erase_person(email, *, scope=None, cause=ErasureCause.REQUEST, by=None):
     counts and who erased (`by`, a user; None for the platform), never the address.
     """
     email = email.strip().lower()
+    values = identifying_values(email, scope)
+    # A client erasing its contact erases the person entirely when they are nowhere else: their
+    # requests are then forgotten too, and an erasure request addressed to this client is answered
+    # first, while there is still an address to answer to.
+    whole = scope is None or not _held_elsewhere(email, scope)
+    answered = _answer_client_erasure_requests(email, scope) if whole and scope is not None else []
     with transaction.atomic():
         found = _rows_about(email, scope)
         tenant_ids = sorted(
@@ -55,6 +70,8 @@ def do_erase_person(email, *, scope=None, cause=ErasureCause.REQUEST, by=None):
         for entry, model, ids in _ledger_rows(subjects, scope):
             _apply(entry, model, ids, counts)
         _unlink_disclosures(email, scope, counts)
+        if whole:
+            _forget_requests(email, values, counts, answered, close_open=scope is None)
         record = ErasureRecord.objects.create(
             cause=cause, tenant_id=scope.pk if scope is not None else None, counts=counts
         )
@@ -270,3 +287,111 @@ def _unlink_disclosures(email, scope, counts):
             Disclosure._meta.label, {"deleted": 0, "anonymised": 0, "categories": ["technical"]}
         )
         tally["anonymised"] += changed
+
+
+# The person's privacy requests -------------------------------------------------------------------
+
+# Free text kept as proof (what the person asked, what was answered) may quote the person.
+REQUEST_TEXTS = ("message", "answer", "correction_done", "extension_reason")
+ERASED_TEXT = "[…]"
+PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")
+
+
+def identifying_values(email, scope=None):
+    """The address and every other contact value (name, phone...) held about the person now, longest
+    first: what an erasure also scrubs from the free text of the requests it keeps."""
+    email = email.strip().lower()
+    values = {email}
+    for entry, model, ids in _rows_about(email, scope):
+        names = [f.name for f in entry.fields if f.category == CONTACT]
+        names = [n for n in names if not model._meta.get_field(n).is_relation]
+        for row in model._base_manager.filter(pk__in=ids).values_list(*names) if names else ():
+            values.update(v.strip() for v in row if isinstance(v, str) and len(v.strip()) >= 3)
+    for value in list(values):
+        if PHONE.match(value):
+            digits = re.sub(r"\D", "", value)
+            values.update({digits, digits[-10:]})
+    return sorted(values, key=lambda v: (-len(v), v))
+
+
+def scrub(text, values):
+    """`text` with every one of `values` (in any case) replaced by an ellipsis."""
+    for value in values:
+        if value:
+            text = re.sub(re.escape(value), ERASED_TEXT, text, flags=re.IGNORECASE)
+    return text
+
+
+def _held_elsewhere(email, scope):
+    """True when something about the person stays after erasing them among `scope`'s contacts."""
+    inside = {(model, pk) for _e, model, ids in _rows_about(email, scope) for pk in ids}
+    return any(
+        (model, pk) not in inside for _e, model, ids in _rows_about(email, None) for pk in ids
+    )
+
+
+def _answer_client_erasure_requests(email, scope):
+    """The person's open erasure requests addressed to the client that erases them: mailed their
+    answer now, before the address is gone; closed with the erasure."""
+    from django.utils.translation import override
+
+    from .requests import _mail, client_erasure_answer
+
+    answered = []
+    for privacy_request in PrivacyRequest.objects.filter(
+        email=email,
+        kind=PrivacyRequestKind.ERASURE,
+        tenant_id=scope.pk,
+        verified_at__isnull=False,
+        closed_at__isnull=True,
+    ):
+        with override(privacy_request.language):
+            answer = client_erasure_answer(scope)
+        _mail(privacy_request, "answer", answer=answer)
+        answered.append((privacy_request.pk, answer))
+    return answered
+
+
+def _forget_requests(email, values, counts, answered, *, close_open):
+    """The person's requests stay as proof of how their rights were honoured, without their address
+    (the keyed hash remains) or any value naming them; requests never proven go.
+
+    A request still open is closed by an erasure the person asked for (what it was about is gone).
+    After a client's erasure, one still open (a question, a complaint) keeps its address: the
+    privacy officer has yet to answer it.
+    """
+    from django.utils.translation import override
+
+    from .requests import erasure_closing_note
+
+    now = timezone.now()
+    requests = models.QuerySet(PrivacyRequest).filter(email__iexact=email)
+    unproven, _by_model = requests.filter(verified_at__isnull=True).delete()
+    answers = dict(answered)
+    kept = 0
+    for privacy_request in requests.filter(verified_at__isnull=False):
+        if privacy_request.pk in answers:
+            privacy_request.answer = answers[privacy_request.pk]
+        elif privacy_request.closed_at is None:
+            if not close_open:
+                continue
+            with override(privacy_request.language):
+                privacy_request.answer = erasure_closing_note()
+        if privacy_request.closed_at is None:
+            privacy_request.status = PrivacyRequestStatus.ANSWERED
+            privacy_request.answered_at = privacy_request.closed_at = now
+        privacy_request.email_hash = privacy_request.email_hash or privacy_request_email_hash(email)
+        privacy_request.email = ""
+        for name in REQUEST_TEXTS:
+            setattr(privacy_request, name, scrub(getattr(privacy_request, name), values))
+        privacy_request.save()
+        kept += 1
+    if unproven or kept:
+        tally = counts.setdefault(
+            PrivacyRequest._meta.label, {"deleted": 0, "anonymised": 0, "categories": []}
+        )
+        tally["deleted"] += unproven
+        tally["anonymised"] += kept
+        tally["categories"] = sorted(
+            set(tally["categories"]) | {CONTACT.code} | ({"content"} if kept else set())
+        )

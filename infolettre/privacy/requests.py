@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from infolettre.accounts.errors import InvalidLink
@@ -21,7 +22,10 @@ from infolettre.errors import Conflict, NotFound, Throttled
 from infolettre.messaging.email import MessageKind, send_email
 
 from .audit import SUBJECT, AuditAction, do_record_audit
+from .declaration import declared_models
+from .disclosures import do_pass_on_correction
 from .models import (
+    ErasureCause,
     PrivacyRequest,
     PrivacyRequestKind,
     PrivacyRequestStatus,
@@ -51,6 +55,11 @@ class ExtensionTooLate(Conflict):
 class RequestClosed(Conflict):
     code = "request_closed"
     message = _("This request is closed.")
+
+
+class NotAnErasure(Conflict):
+    code = "not_an_erasure"
+    message = _("Only an erasure request is answered by erasing the person.")
 
 
 class NotProven(Conflict):
@@ -238,10 +247,29 @@ def do_extend_request(privacy_request, *, notice, by, now=None):
 
 
 @transaction.atomic
-def do_answer_request(privacy_request, *, answer, by, correction_done="", refused=False, now=None):
-    """Write the answer (or the refusal with its reasons), mail it and close the request."""
+def do_answer_request(
+    privacy_request,
+    *,
+    answer,
+    by,
+    correction_done="",
+    corrected_categories=(),
+    refused=False,
+    now=None,
+):
+    """Write the answer (or the refusal with its reasons), mail it and close the request.
+
+    For a correction, `corrected_categories` (category codes) are passed on to every processor that
+    received the person's data (privacy.disclosures), each logged.
+    """
     now = now or timezone.now()
     privacy_request = _open(privacy_request)
+    if (
+        privacy_request.kind == PrivacyRequestKind.CORRECTION
+        and corrected_categories
+        and not refused
+    ):
+        pass_on_correction(privacy_request.email, corrected_categories)
     privacy_request.answer = answer
     privacy_request.correction_done = correction_done or privacy_request.correction_done
     privacy_request.status = (
@@ -260,6 +288,93 @@ def do_answer_request(privacy_request, *, answer, by, correction_done="", refuse
     _mail_on_commit(privacy_request, "answer", answer=answer)
     logger.info("privacy request %s %s", privacy_request.pk, privacy_request.status)
     return privacy_request
+
+
+def _own_records(email):
+    """(label, field names by category code, tenant ids) of the person's own records: the declared
+    models that name them by their own address field and that an erasure deletes (an account, a
+    contact, a sign-up); send records and logs say what happened and are not corrected."""
+    for entry in declared_models():
+        if entry.subject_email_path != "email" or entry.erasure.strategy != "delete":
+            continue
+        model = apps.get_model(entry.model)
+        rows = model._base_manager.filter(email__iexact=email)
+        if any(f.name == "tenant" for f in model._meta.concrete_fields):
+            tenant_ids = sorted(set(rows.values_list("tenant_id", flat=True)))
+        else:
+            tenant_ids = [None] if rows.exists() else []
+        by_category = {}
+        for f in entry.fields:
+            by_category.setdefault(f.category.code, []).append(f.name)
+        if tenant_ids:
+            yield entry.model, by_category, tenant_ids
+
+
+# A consent is withdrawn or given, never corrected; credentials are changed by their owner.
+NOT_CORRECTED = ("consent", "credentials")
+
+
+def correctable_categories():
+    """(code, label) of the categories a person's own records hold, for the desk's form."""
+    seen = {}
+    for entry in declared_models():
+        if entry.subject_email_path == "email" and entry.erasure.strategy == "delete":
+            for f in entry.fields:
+                if f.category.code not in NOT_CORRECTED:
+                    seen.setdefault(f.category.code, f.category.label)
+    return sorted(seen.items())
+
+
+def pass_on_correction(email, categories):
+    """Pass the correction of `categories` of the person's records on to the processors that received
+    them (do_pass_on_correction, once per record kind and client); return the log rows written."""
+    rows = []
+    for label, by_category, tenant_ids in list(_own_records(email)):
+        fields = [name for code in sorted(categories) for name in by_category.get(code, ())]
+        for tenant_id in tenant_ids if fields else ():
+            rows += do_pass_on_correction(email, label, fields, tenant_id=tenant_id)
+    return rows
+
+
+def client_erasure_answer(tenant):
+    return gettext(
+        "%(client)s erased the information it held about you. Only a keyed fingerprint of your "
+        "address remains in its suppression list, so that it never writes to you again."
+    ) % {"client": tenant.name}
+
+
+def erasure_closing_note():
+    return gettext("Closed: your information was erased at your request.")
+
+
+def do_erase_for_request(privacy_request, *, answer, by, now=None):
+    """Answer an erasure request by erasing the person everywhere.
+
+    The written answer is mailed first, while there is still an address to send it to; then
+    everything about the person is erased (privacy.erasure) and the request stays closed with its
+    answer as proof, keeping only the keyed hash of the address. Return (request, ErasureRecord).
+    """
+    from .erasure import do_erase_person
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        privacy_request = _open(privacy_request)
+        if privacy_request.kind != PrivacyRequestKind.ERASURE:
+            raise NotAnErasure()
+        email = privacy_request.email
+        _mail(privacy_request, "answer", answer=answer)
+        privacy_request.answer = answer
+        privacy_request.status = PrivacyRequestStatus.ANSWERED
+        privacy_request.answered_at = privacy_request.closed_at = now
+        privacy_request.answered_by = by
+        if privacy_request.owner_id is None:
+            privacy_request.owner = by
+        privacy_request.save()
+        _audit(by, AuditAction.PRIVACY_REQUEST_ANSWERED, privacy_request)
+        record = do_erase_person(email, cause=ErasureCause.REQUEST, by=by)
+    logger.info("privacy request %s answered by erasure %s", privacy_request.pk, record.pk)
+    privacy_request.refresh_from_db()
+    return privacy_request, record
 
 
 # Reads --------------------------------------------------------------------------------------------
@@ -292,11 +407,14 @@ def access_own_request(request_id, *, user=None, token=""):
 
 def requests_about_contacts(tenant):
     """Proven requests about a contact of the client's lists (the lists are theirs)."""
+    from django.db.models import Q
+
     contact = apps.get_model("audience.Contact")
     emails = contact.unscoped.filter(tenant=tenant).values("email")
-    return PrivacyRequest.objects.filter(verified_at__isnull=False, email__in=emails).order_by(
-        "due_at", "id"
-    )
+    # A request addressed to this client alone stays listed once its person is erased.
+    return PrivacyRequest.objects.filter(
+        Q(email__in=emails) | Q(tenant=tenant), verified_at__isnull=False
+    ).order_by("due_at", "id")
 
 
 def access_request_for_tenant(tenant, request_id):

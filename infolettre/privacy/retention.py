@@ -74,8 +74,11 @@ def model_retention(entry):
     model = apps.get_model(entry.model)
     names = {f.name for f in model._meta.concrete_fields}
     if counted_from == "collected":
-        # dated_by may follow a link: "delivery__sent_at".
-        date_field = entry.dated_by or next((n for n in COLLECTED_DATES if n in names), "")
+        # dated_by may follow a link: "delivery__sent_at". Otherwise a date every row has comes
+        # first: a row whose date is empty would never end.
+        dates = [n for n in COLLECTED_DATES if n in names]
+        dates.sort(key=lambda n: model._meta.get_field(n).null)
+        date_field = entry.dated_by or next(iter(dates), "")
     else:
         date_field = EVENT_DATES.get(counted_from, "")
         date_field = date_field if date_field in names else ""
@@ -142,7 +145,7 @@ def apply_retention(now=None, *, dry_run=False):
                 else:
                     _anonymise(model, expired, entry.erasure.clear)
             _tally(counts, entry.model, rule.action, len(ids), rule.categories)
-        for app_rule in retention_rules():
+        for app_rule in (*CORE_RULES, *retention_rules()):
             for label, action, count, categories in app_rule(now, is_held, dry_run):
                 if count:
                     _tally(counts, label, action, count, categories)
@@ -161,14 +164,56 @@ def apply_retention(now=None, *, dry_run=False):
     return counts
 
 
+def dated_by_rules():
+    """The declared models an app's retention rule dates itself (the rule's `dates`)."""
+    return {label for rule in (*CORE_RULES, *retention_rules()) for label in rule_dates(rule)}
+
+
+def rule_dates(rule):
+    return getattr(rule, "dates", ())
+
+
+def how_dated(entry):
+    """How retention dates a declared model's rows: ("field", path) for a date field (dated_by may
+    follow links), ("rule", name) when an app's rule ends them, ("none", "") when nothing holds
+    personal data, or ("unknown", counted_from) when nothing can: a gap to close."""
+    rule = model_retention(entry)
+    if rule is None:
+        return ("none", "")
+    if rule.counted_from in HANDLED_BY_RULES:
+        return ("rule", rule.counted_from)
+    if entry.model in dated_by_rules():
+        return ("rule", entry.model)
+    if rule.date_field:
+        return ("field", rule.date_field)
+    return ("unknown", rule.counted_from)
+
+
 def unhandled_models():
-    """Declared models whose period this module cannot date; their app must give a rule."""
+    """Declared models whose period retention cannot date; their app must give a rule or a date."""
     found = []
     for entry in declared_models():
-        rule = model_retention(entry)
-        if rule and rule.counted_from not in HANDLED_BY_RULES and not rule.date_field:
-            found.append((entry.model, rule.counted_from))
+        how, detail = how_dated(entry)
+        if how == "unknown":
+            found.append((entry.model, detail))
     return found
+
+
+def expire_unproven_requests(now, is_held, dry_run):
+    """A privacy request whose address was never proven, once its link has expired: anyone can type
+    anyone's address, so it holds nothing, proves nothing, and can never be proven any more."""
+    max_age = timedelta(seconds=settings.PRIVACY_REQUEST_LINK_MAX_AGE)
+    rows = PrivacyRequest.objects.filter(verified_at__isnull=True, received_at__lt=now - max_age)
+    count = rows.count()
+    if count and not dry_run:
+        rows.delete()
+    return [
+        (PrivacyRequest._meta.label, "delete", count, categories_of(PrivacyRequest._meta.label))
+    ]
+
+
+# Rules of the privacy app itself, run with the apps' RETENTION_RULES.
+CORE_RULES = (expire_unproven_requests,)
 
 
 def _tally(counts, label, action, count, categories):

@@ -42,6 +42,11 @@ urlpatterns = [
         views_desk.desk_answer,
         name="desk_answer",
     ),
+    path(
+        "equipe/vie-privee/demandes/<int:request_id>/effacer/",
+        views_desk.desk_erase,
+        name="desk_erase",
+    ),
     path("equipe/vie-privee/incidents/", views_desk.incidents, name="incidents"),
     path("equipe/vie-privee/incidents/nouveau/", views_desk.incident_new, name="incident_new"),
     path(

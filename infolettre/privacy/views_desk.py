@@ -79,6 +79,8 @@ def desk_request(request, request_id):
         {
             **_row(privacy_request, timezone.now()),
             "is_correction": privacy_request.kind == PrivacyRequestKind.CORRECTION,
+            "is_erasure": privacy_request.kind == PrivacyRequestKind.ERASURE,
+            "categories": privacy_requests.correctable_categories(),
         },
     )
 
@@ -142,8 +144,33 @@ def desk_answer(request, request_id):
             by=request.user,
             refused=refused,
             correction_done=request.POST.get("correction_done", "").strip(),
+            corrected_categories=[
+                code
+                for code in request.POST.getlist("corrected")
+                if code in dict(privacy_requests.correctable_categories())
+            ],
         ),
         _("The answer was sent and the request closed."),
+    )
+
+
+@require_POST
+@privacy_officer_page
+def desk_erase(request, request_id):
+    """Erase now: the answer is mailed, then the person is erased everywhere; the request stays as
+    proof, closed with its answer, without the address."""
+    privacy_request = _desk_request(request_id)
+    answer = request.POST.get("answer", "").strip()
+    if not answer:
+        messages.error(request, _("Write the answer first."))
+        return redirect("privacy:desk_request", request_id=privacy_request.pk)
+    return _act(
+        request,
+        privacy_request,
+        lambda: privacy_requests.do_erase_for_request(
+            privacy_request, answer=answer, by=request.user
+        ),
+        _("The answer was sent, then the person was erased everywhere; the request is closed."),
     )
 
 
