@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "infolettre.accounts.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "infolettre.staff.middleware.StaffAreaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "infolettre.accounts.rate_limits.PublicRateLimitMiddleware",

@@ -228,8 +228,8 @@ def personnel(request):
     )
 
 
-@require_POST
 @staff_page(ADMINISTRATOR)
+@require_POST
 def change_staff_role(request, staff_user_id):
     staff_user = User.objects.filter(pk=staff_user_id, is_staff=True).first()
     if staff_user is None:
