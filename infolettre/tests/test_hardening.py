@@ -16,6 +16,7 @@ from django.urls import URLResolver, get_resolver, reverse
 from conftest import PASSWORD, registration_data
 from infolettre.accounts.models import Organisation, User
 from infolettre.accounts.rate_limits import LIMITED_ROUTES, PUBLIC_FORM, TOKEN_PAGE
+from infolettre.accounts.tests.test_tenant_isolation import OBJECT_FACTORIES, _snapshot
 from infolettre.audience.models import Suppression
 from infolettre.campaigns.tests.test_unsubscribe import make_delivery, statuses
 from infolettre.campaigns.tests.test_unsubscribe import snapshot as unsubscribe_snapshot
@@ -394,3 +395,80 @@ def test_valid_links_never_count_against_a_network(owner, settings):
         )
         assert response.status_code == 200
     assert Suppression.unscoped.filter(tenant=owner.tenant).count() == 4
+
+
+# CSRF ----------------------------------------------------------------------------------------------
+
+# POST views that take no CSRF token, and why: each is public and acts only on what a signed token
+# (or a list's public key) in its address names, so a forged cross-site POST has nothing to ride on.
+# Tracking (/t/c/, /t/o/) answers GET only, so its POSTs are refused like any other.
+CSRF_EXEMPT = {
+    "campaigns:unsubscribe": "RFC 8058 one-click: the mailbox provider posts without cookie or form",
+    "campaigns:preferences": "preference centre of a message's signed link; no session involved",
+    "engagement:unsubscribe": "RFC 8058 one-click of the newsletter and special offers",
+    "analytics:stop_daily_report": "RFC 8058 one-click of the daily report",
+    "audience:confirm_subscription": "double opt-in button of a signed link; no session involved",
+    "campaigns:sender_confirm": "a sender address's signed confirmation link; no session involved",
+    "audience:public_signup": "a list's hosted form, also posted from the client's own website; "
+    "honeypot, rate limit and double opt-in instead",
+}
+
+
+def _web_patterns(resolver=None, prefix="", namespace=""):
+    for entry in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            if route.startswith("api/"):
+                continue
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _web_patterns(entry, route, inner)
+        else:
+            yield f"{namespace}{entry.name}", route, entry.pattern.converters
+
+
+def _fill(route, converters, ids):
+    url = "/" + route
+    for name, converter in converters.items():
+        numeric = type(converter).__name__ == "IntConverter"
+        value = str(ids.get(name, 999999)) if numeric else "tampered"
+        url = re.sub(rf"<(?:\w+:)?{name}>", value, url)
+    return url
+
+
+@pytest.fixture
+def own_objects(owner, make_member):
+    """One object of each kind, all of the signed-in owner's organisation."""
+    return {name: factory(owner, make_member) for name, factory in OBJECT_FACTORIES.items()}
+
+
+def test_every_post_without_a_csrf_token_is_refused(owner, own_objects):
+    """A signed-in owner's browser, posting without the CSRF token to any web route, gets 403 and
+    changes nothing, except the public routes of CSRF_EXEMPT, which refuse a tampered token."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    before = _snapshot()
+    refused, exempt = [], {}
+    for name, route, converters in _web_patterns():
+        url = _fill(route, converters, own_objects)
+        response = client.post(url, {"name": "Forged", "role": "owner", "confirm": "yes"})
+        if name in CSRF_EXEMPT:
+            exempt[name] = response.status_code
+        else:
+            assert (name, response.status_code) == (name, 403)
+            refused.append(name)
+    assert exempt == {
+        name: 404 if name == "audience:public_signup" else 400 for name in CSRF_EXEMPT
+    }
+    assert len(refused) > 50
+    assert _snapshot() == before
+
+
+def test_the_api_refuses_a_session_post_without_the_csrf_token(owner):
+    """The API accepts the session cookie only with the CSRF token (HTTP Basic and tokens need
+    none: a browser never adds them by itself)."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    before = _snapshot()
+    response = client.post("/api/v1/lists", {"name": "Forged"}, content_type="application/json")
+    assert response.status_code in (401, 403)
+    assert _snapshot() == before
