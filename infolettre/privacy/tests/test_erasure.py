@@ -2,17 +2,17 @@
 
 import pytest
 from django.core.files.storage import default_storage
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import basic_auth
+from conftest import PASSWORD, basic_auth
 from infolettre.accounts.actions import do_set_consent
 from infolettre.accounts.models import Organisation, User
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.audience.actions import (
     do_create_contact,
     do_create_list,
+    do_erase_contact,
     do_subscribe,
     do_update_contact,
     suppression_hash,
@@ -31,42 +31,26 @@ from infolettre.campaigns.models import (
 )
 from infolettre.engagement.models import NewsletterSubscriber
 from infolettre.messaging.transports import MemoryTransport
+from infolettre.privacy import requests as privacy_requests
 from infolettre.privacy.erasure import do_erase_person
-from infolettre.privacy.models import ConsentEvent, Disclosure, ErasureRecord
+from infolettre.privacy.models import (
+    ConsentEvent,
+    Disclosure,
+    ErasureRecord,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    privacy_request_email_hash,
+)
 from infolettre.privacy.purposes import NEWSLETTER
+from infolettre.privacy.requests import do_prove_request, do_receive_request
+from infolettre.privacy.tests.database_search import mentions
+from infolettre.staff.testing import sign_in_staff
 from infolettre.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 EMAIL = "ariane.quenneville@example.com"
 NAME = "Ariane Quenneville"
 PHONE = "+15145550199"
 HTML = "<html><body><p>Bonjour {{ contact.name }}</p>{{ footer }}</body></html>"
-
-
-def database_values():
-    """Every non-empty value of every table, as text: (table, column, value)."""
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            columns = [
-                c.name for c in connection.introspection.get_table_description(cursor, table)
-            ]
-            selected = ", ".join(f"CAST({quote(c)} AS TEXT)" for c in columns)
-            cursor.execute(f"SELECT {selected} FROM {quote(table)}")  # noqa: S608
-            for row in cursor.fetchall():
-                for column, value in zip(columns, row, strict=True):
-                    if value:
-                        yield table, column, str(value)
-
-
-def mentions(*needles):
-    needles = [n.lower() for n in needles]
-    return sorted(
-        {
-            (table, column)
-            for table, column, value in database_values()
-            if any(n in value.lower() for n in needles)
-        }
-    )
 
 
 def launch(tenant, mailing_list, name="Launch"):
@@ -271,3 +255,171 @@ def test_erasing_one_user_of_a_shared_organisation_leaves_the_organisation(owner
     assert (organisation.name, organisation.closed_at) != ("", None)
     assert organisation.closed_at is None
     assert User.objects.filter(pk=owner.pk).exists()
+
+
+# Erasure answering a request: from the privacy officer's desk, or by the client of the contact --
+
+
+@pytest.fixture
+def officer(db):
+    return User.objects.create_user(
+        "officer@infolettre.example",
+        PASSWORD,
+        name="Staff privacy",
+        title="Staff",
+        is_staff=True,
+        staff_role="privacy_officer",
+    )
+
+
+def proven_request(kind, email=EMAIL, message=""):
+    return do_prove_request(do_receive_request(kind=kind, email=email, message=message))
+
+
+def test_erase_now_answers_the_request_then_leaves_nothing_of_the_person_but_the_hash(
+    person_everywhere, client, officer, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Erase now on the desk mails the written answer to the person, then erases them everywhere:
+    the whole database holds nothing of their address, name or phone but the keyed hashes; the
+    request stays closed with its answer (names scrubbed), its address blank and its keyed hash
+    kept; an earlier request of theirs is kept the same way; a request never proven is deleted."""
+    earlier = proven_request(PrivacyRequestKind.ACCESS)
+    erasure = proven_request(
+        PrivacyRequestKind.ERASURE, message=f"I am {NAME}, {PHONE}. Erase me, please."
+    )
+    do_receive_request(kind=PrivacyRequestKind.QUESTION, email=EMAIL, message="Never proven")
+    mailoutbox.clear()
+    sign_in_staff(client, officer)
+    page = client.get(reverse("privacy:desk_request", args=[erasure.pk])).content.decode()
+    assert f'action="{reverse("privacy:desk_erase", args=[erasure.pk])}"' in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("privacy:desk_erase", args=[erasure.pk]),
+            {"answer": f"Dear {NAME}, everything we held about you is erased."},
+        )
+
+    assert response.status_code == 302
+    assert [m.to for m in mailoutbox] == [[EMAIL]]
+    assert f"Dear {NAME}, everything we held about you is erased." in mailoutbox[0].body
+    assert mentions(EMAIL, NAME, PHONE, PHONE[2:]) == []
+    erasure.refresh_from_db()
+    assert (erasure.status, erasure.email, erasure.answered_by) == ("answered", "", officer)
+    assert erasure.closed_at is not None
+    assert erasure.email_hash == privacy_request_email_hash(EMAIL)
+    assert erasure.answer == "Dear […], everything we held about you is erased."
+    assert erasure.message == "I am […], […]. Erase me, please."
+    earlier.refresh_from_db()
+    assert (earlier.email, earlier.email_hash) == ("", privacy_request_email_hash(EMAIL))
+    assert sorted(PrivacyRequest.objects.values_list("pk", flat=True)) == [earlier.pk, erasure.pk]
+    assert not User.objects.filter(pk=person_everywhere["user"].pk).exists()
+    record = ErasureRecord.objects.get()
+    assert record.counts["privacy.PrivacyRequest"] == {
+        "deleted": 1,
+        "anonymised": 2,
+        "categories": ["contact", "content"],
+    }
+
+
+def test_erase_now_without_an_answer_or_for_another_kind_changes_nothing(
+    client, officer, owner, mailoutbox
+):
+    """No answer written, a question instead of an erasure request, or an erasure request never
+    proven: nothing is mailed, nothing erased, the request stays as it was."""
+    with tenant_scope(owner.tenant):
+        do_create_contact(owner.tenant, email=EMAIL, name=NAME)
+    erasure = proven_request(PrivacyRequestKind.ERASURE)
+    question = proven_request(PrivacyRequestKind.QUESTION, message="What do you hold?")
+    unproven = do_receive_request(kind=PrivacyRequestKind.ERASURE, email=EMAIL)
+    mailoutbox.clear()
+    sign_in_staff(client, officer)
+    page = client.get(reverse("privacy:desk_request", args=[question.pk])).content.decode()
+    assert reverse("privacy:desk_erase", args=[question.pk]) not in page
+
+    client.post(reverse("privacy:desk_erase", args=[erasure.pk]), {"answer": " "})
+    for refused in (question, unproven):
+        client.post(reverse("privacy:desk_erase", args=[refused.pk]), {"answer": "Erased."})
+
+    assert mailoutbox == []
+    assert Contact.unscoped.count() == 1 and ErasureRecord.objects.count() == 0
+    assert sorted(PrivacyRequest.objects.values_list("email", "closed_at")) == [(EMAIL, None)] * 3
+
+
+def test_erase_now_erases_nothing_when_the_answer_cannot_be_sent(
+    owner, officer, monkeypatch, mailoutbox
+):
+    """The answer goes first: when it cannot be sent, the person is not erased and the request
+    stays open."""
+    with tenant_scope(owner.tenant):
+        do_create_contact(owner.tenant, email=EMAIL, name=NAME)
+    erasure = proven_request(PrivacyRequestKind.ERASURE)
+
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(privacy_requests, "send_email", refuse)
+    with pytest.raises(ConnectionRefusedError):
+        privacy_requests.do_erase_for_request(erasure, answer="Erased.", by=officer)
+    erasure.refresh_from_db()
+    assert (erasure.email, erasure.closed_at) == (EMAIL, None)
+    assert Contact.unscoped.get().email == EMAIL
+
+
+def test_a_client_erasing_its_contact_answers_the_request_on_its_page_and_keeps_no_address(
+    client, owner, provider, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The person, a contact of one client, proved an erasure request that the client's requests
+    page shows. The client erases the contact: the person is mailed the client's answer first, then
+    nothing of their address, name or phone is left but the keyed hashes; the request stays on the
+    client's page, answered, without the address."""
+    with tenant_scope(owner.tenant):
+        news = do_create_list(owner.tenant, name="News")
+        contact = do_create_contact(owner.tenant, email=EMAIL, name=NAME, phone=PHONE)
+        do_subscribe(contact, news, source="test")
+    with django_capture_on_commit_callbacks(execute=True):
+        launch(owner.tenant, news)
+    erasure = proven_request(PrivacyRequestKind.ERASURE, message=f"{NAME} here: erase me.")
+    assert erasure.tenant_id == owner.tenant_id
+    client.force_login(owner)
+    page = client.get(reverse("privacy:tenant_requests")).content.decode()
+    assert f'id="request-{erasure.pk}"' in page and EMAIL in page
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("audience:contact_erase", args=[contact.pk]))
+
+    assert [m.to for m in mailoutbox] == [[EMAIL]]
+    assert owner.tenant.name in mailoutbox[0].body
+    assert mentions(EMAIL, NAME, PHONE, PHONE[2:]) == []
+    erasure.refresh_from_db()
+    assert (erasure.status, erasure.email, erasure.message) == (
+        "answered",
+        "",
+        "[…] here: erase me.",
+    )
+    assert erasure.email_hash == privacy_request_email_hash(EMAIL)
+    assert erasure.closed_at is not None
+    page = client.get(reverse("privacy:tenant_requests")).content.decode()
+    assert f'id="request-{erasure.pk}"' in page and EMAIL not in page
+
+
+def test_a_client_erasing_a_contact_known_elsewhere_leaves_the_request_to_the_officer(
+    owner, make_client_user, mailoutbox
+):
+    """The person is also another client's contact: the client's erasure removes only its own
+    contact; the request, open and addressed to the privacy officer, keeps its address."""
+    other = make_client_user()
+    with tenant_scope(owner.tenant):
+        mine = do_create_contact(owner.tenant, email=EMAIL, name=NAME)
+    with tenant_scope(other.tenant):
+        do_create_contact(other.tenant, email=EMAIL, name=NAME)
+    erasure = proven_request(PrivacyRequestKind.ERASURE)
+    assert erasure.tenant_id is None
+    mailoutbox.clear()
+
+    do_erase_contact(mine)
+
+    erasure.refresh_from_db()
+    assert (erasure.email, erasure.closed_at, erasure.status) == (EMAIL, None, "open")
+    assert mailoutbox == []
+    assert list(Contact.unscoped.values_list("tenant_id", flat=True)) == [other.tenant_id]
