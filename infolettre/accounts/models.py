@@ -3,6 +3,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from infolettre.privacy.fields import EncryptedCharField
+
 from .tenancy import TenantOwned, TenantScopedManager
 
 
@@ -49,8 +51,9 @@ class Organisation(models.Model):
 
     name = models.CharField(_("company name"), max_length=200)
     address = models.TextField(_("company address"))
-    phone = models.CharField(_("company phone"), max_length=32)
-    fax = models.CharField(_("company fax"), max_length=32, blank=True)
+    # Confidential (accounts.personal_data): encrypted at rest, clear only in Python.
+    phone = EncryptedCharField(_("company phone"), max_length=32)
+    fax = EncryptedCharField(_("company fax"), max_length=32, blank=True)
     website = models.URLField(_("company website"), max_length=300)
     company_size = models.CharField(
         _("company size"), max_length=16, choices=CompanySize.choices, blank=True

@@ -43,7 +43,17 @@ DECLARATION = [
                 "heard_about", MARKETING, ("client_profile",), ACCOUNT, False, PROFILE_ROLES
             ),
             PersonalField("language", TECHNICAL, ("account",), ACCOUNT, False, EVERY_ROLE),
-            PersonalField("password", CREDENTIALS, ("authentication",), ACCOUNT, True, frozenset()),
+            # Confidential but not encrypted: Django keeps only a salted one-way hash of the
+            # password, which nothing ever needs to read back (hashed=True exempts it).
+            PersonalField(
+                "password",
+                CREDENTIALS,
+                ("authentication",),
+                ACCOUNT,
+                True,
+                frozenset(),
+                hashed=True,
+            ),
             PersonalField("last_login", TECHNICAL, ("security",), ACCOUNT, False, SUPPORT_ROLES),
             PersonalField("date_joined", TECHNICAL, ("account",), ACCOUNT, False, EVERY_ROLE),
             PersonalField(
@@ -92,7 +102,17 @@ DECLARATION = [
         subject_email_path="user__email",
         fields=(
             PersonalField("name", CREDENTIALS, ("authentication",), ACCOUNT, False, SUPPORT_ROLES),
-            PersonalField("digest", CREDENTIALS, ("authentication",), ACCOUNT, True, frozenset()),
+            # A one-way digest of the token, compared on each request and never read back: no key
+            # could make it safer, and a leaked table still cannot authenticate anyone.
+            PersonalField(
+                "digest",
+                CREDENTIALS,
+                ("authentication",),
+                ACCOUNT,
+                True,
+                frozenset(),
+                hashed=True,
+            ),
             PersonalField("last_used_at", TECHNICAL, ("security",), ACCOUNT, False, SUPPORT_ROLES),
         ),
         other_fields=("id", "tenant", "user", "prefix", "created_at", "revoked_at"),

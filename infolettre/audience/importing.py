@@ -41,6 +41,7 @@ from django.utils.translation import ngettext
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.accounts.validation import check_email, check_phone
 from infolettre.errors import Invalid
+from infolettre.privacy.encryption import encrypt
 
 from .actions import suppression_hash
 from .consent import check_consent, consent_expiry
@@ -980,10 +981,17 @@ class _Batch:
 
     @staticmethod
     def _json(entries, emails):
+        # The phone travels sealed, with its keyed hash: the clear number never reaches the table.
+        phone = Contact._meta.get_field("phone")
+        phone_hash = Contact._meta.get_field("phone_hash")
+
+        def row(email):
+            name, number, attributes = entries[email][2:5]
+            sealed = encrypt(number, phone.encryption_context) if number else ""
+            return [email, name, sealed, attributes, phone_hash.hash_for(number)]
+
         return json.dumps(
-            [[email, *entries[email][2:5]] for email in emails],
-            ensure_ascii=False,
-            separators=(",", ":"),
+            [row(email) for email in emails], ensure_ascii=False, separators=(",", ":")
         )
 
 
@@ -1185,6 +1193,7 @@ class _BatchWriter:
                 "i.value",
             )
             returning = "id, email"
+        new_phone = "excluded.phone_hash <> '' AND excluded.phone_hash <> c.phone_hash"
         # Only table names and fixed fragments are formatted in; every value is a parameter.
         self.lookup_sql = (
             f"SELECT c.email, c.id, s.status FROM {contacts} c LEFT JOIN {subscriptions} s "  # noqa: S608
@@ -1193,16 +1202,18 @@ class _BatchWriter:
         )
         self.contacts_sql = (
             f"INSERT INTO {contacts} AS c "  # noqa: S608
-            "(tenant_id, email, name, phone, attributes, created_at, updated_at) "
-            f"SELECT %s, {field.format(0)}, {field.format(1)}, {field.format(2)}, {attributes}, "
-            f"%s, %s FROM {rows} WHERE 1 = 1 "
+            "(tenant_id, email, name, phone, phone_hash, attributes, created_at, updated_at) "
+            f"SELECT %s, {field.format(0)}, {field.format(1)}, {field.format(2)}, "
+            f"{field.format(4)}, {attributes}, %s, %s FROM {rows} WHERE 1 = 1 "
             "ON CONFLICT (tenant_id, email) DO UPDATE SET "
             "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE c.name END, "
-            "phone = CASE WHEN excluded.phone <> '' THEN excluded.phone ELSE c.phone END, "
+            # Sealed phones differ at every sealing: their keyed hashes say whether they changed.
+            f"phone = CASE WHEN {new_phone} THEN excluded.phone ELSE c.phone END, "
+            f"phone_hash = CASE WHEN {new_phone} THEN excluded.phone_hash ELSE c.phone_hash END, "
             f"attributes = {merged}, updated_at = excluded.updated_at "
             f"WHERE {'c.created_at = %s' if self.add_only else '1 = 1'} AND ("
             "(excluded.name <> '' AND excluded.name <> c.name) "
-            "OR (excluded.phone <> '' AND excluded.phone <> c.phone) "
+            f"OR ({new_phone}) "
             f"OR {changed_attributes}) "
             f"RETURNING {returning}"
         )

@@ -6,9 +6,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from infolettre.accounts.tenancy import TenantOwned
+from infolettre.privacy.fields import EncryptedCharField, KeyedHashField
 
 # The names of a contact's attributes, the same for forms, the API, imports and segments.
 ATTRIBUTE_KEY = re.compile(r"[a-z0-9_]{1,64}")
+# The purpose of a contact's phone hash (privacy.pseudonymise.keyed_hash): the same in every tenant,
+# so tenant_id goes beside it in each lookup.
+PHONE_HASH_PURPOSE = "audience.contact.phone"
 
 
 def new_public_key():
@@ -42,7 +46,10 @@ class Contact(TenantOwned):
 
     email = models.EmailField(_("email address"))
     name = models.CharField(_("name"), max_length=200, blank=True)
-    phone = models.CharField(_("mobile phone"), max_length=32, blank=True)
+    # Confidential: encrypted at rest (E.164, as every writer normalises it); found by its keyed
+    # hash, the only form the database can compare (queries.contacts_with_phone).
+    phone = EncryptedCharField(_("mobile phone"), max_length=32, blank=True)
+    phone_hash = KeyedHashField(source="phone", purpose=PHONE_HASH_PURPOSE, db_default="")
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     # Set only when the client has switched on per-recipient tracking (off by default).
     engaged_at = models.DateTimeField(_("last engagement"), null=True, blank=True)
@@ -57,9 +64,16 @@ class Contact(TenantOwned):
                 fields=["tenant", "email"], name="contact_email_unique_per_tenant"
             )
         ]
+        indexes = [models.Index(fields=["tenant", "phone_hash"], name="contact_phone_hash")]
 
     def __str__(self):
         return self.email
+
+    def save(self, *args, update_fields=None, **kwargs):
+        # The hash follows the phone even when only the phone is saved.
+        if update_fields is not None and "phone" in update_fields:
+            update_fields = {*update_fields, "phone_hash"}
+        super().save(*args, update_fields=update_fields, **kwargs)
 
 
 class SubscriptionStatus(models.TextChoices):

@@ -32,6 +32,8 @@ DECLARATION = [
             contact_field("email"),
             contact_field("name"),
             contact_field("phone", confidential=True),
+            # The keyed hash of the phone, for equality lookups the encrypted column cannot answer.
+            PersonalField("phone_hash", TECHNICAL, CAMPAIGNS, CLIENT_DATA, False, NOBODY),
             contact_field("attributes", CONTENT),
             contact_field("engaged_at", TECHNICAL),
             contact_field("created_at", TECHNICAL),

@@ -3,6 +3,9 @@
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from infolettre.accounts.validation import check_phone
+from infolettre.errors import Invalid
+
 from .consent import LAPSE_WARNING
 from .models import (
     Contact,
@@ -57,6 +60,16 @@ def lists_with_counts():
             ),
         ),
     )
+
+
+def contacts_with_phone(phone):
+    """The organisation's contacts with this mobile number (as typed: it is normalised first),
+    found by the keyed hash beside the encrypted number. An invalid number finds no one."""
+    try:
+        number = check_phone(phone)
+    except Invalid:
+        return Contact.objects.none()
+    return Contact.objects.filter(phone_hash=Contact._meta.get_field("phone_hash").hash_for(number))
 
 
 def search_contacts(text="", mailing_list=None):

@@ -75,6 +75,9 @@ class PersonalField:
     retention: Retention
     confidential: bool = False
     visible_to: frozenset[str] = frozenset({PRIVACY_OFFICER})
+    # A confidential value kept only as a one-way hash (a password, a token digest): never read
+    # back, so not encrypted (privacy.encryption checks that every other confidential one is).
+    hashed: bool = False
 
     @property
     def purpose_objects(self):

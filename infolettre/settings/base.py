@@ -198,6 +198,11 @@ SECURE_CSP = {
 # Phone numbers written without a country code are read as numbers of this region.
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="CA")
 
+# The keys of the confidential fields' encryption at rest (privacy.encryption): comma-separated,
+# URL-safe base64 of 32 random bytes each; the first encrypts, every one decrypts. Unset, a public
+# development key is used, which production refuses (settings/prod.py).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "infolettre" / "locale"]

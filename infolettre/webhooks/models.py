@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from infolettre.accounts.tenancy import TenantOwned
+from infolettre.privacy.fields import EncryptedCharField
 
 
 class WebhookEvent(models.TextChoices):
@@ -29,7 +30,8 @@ class WebhookEndpoint(TenantOwned):
     url = models.URLField(_("address"), max_length=500)
     events = models.JSONField(_("events"), default=list)
     # The key of the HMAC signature; the client's server keeps a copy to verify each request.
-    secret = models.CharField(max_length=100)
+    # Read back to sign, so encrypted at rest rather than hashed (webhooks.personal_data).
+    secret = EncryptedCharField(max_length=100)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created on"), default=timezone.now)
 

@@ -45,3 +45,10 @@ DECLARATION = [
 NO_PERSONAL_DATA = {
     "webhooks.WebhookEndpoint": "a client's receiving address, chosen events and signing secret",
 }
+
+# Confidential values that name no one, encrypted at rest like the confidential personal fields
+# (privacy.encryption): the signing secret is read back to sign each request, so it is encrypted
+# rather than hashed.
+CONFIDENTIAL_SECRETS = {
+    "webhooks.WebhookEndpoint": ("secret",),
+}

@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand
+
+from infolettre.privacy.encryption import current_key_id, reencrypt, using_development_key
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every encrypted field under the current key (the first of "
+        "FIELD_ENCRYPTION_KEYS), batch by batch; safe to run again."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=500, help="Rows per transaction.")
+
+    def handle(self, *args, batch_size=500, **options):
+        if using_development_key():
+            self.stderr.write(
+                "FIELD_ENCRYPTION_KEYS is not set: writing under the development key, which "
+                "protects nothing."
+            )
+        key = current_key_id()
+        for label, fields in sorted(reencrypt(batch_size=max(1, batch_size)).items()):
+            resealed = sum(done for done, _ in fields.values())
+            current = sum(kept for _, kept in fields.values())
+            detail = ", ".join(f"{name} {done}" for name, (done, _) in sorted(fields.items()))
+            self.stdout.write(
+                f"{label}: {resealed} re-encrypted ({detail}), {current} already under key {key}"
+            )
