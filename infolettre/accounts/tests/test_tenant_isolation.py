@@ -33,6 +33,8 @@ from infolettre.campaigns.models import (
 from infolettre.campaigns.template_actions import do_create_template
 from infolettre.privacy.models import ConfidentialityIncident, PrivacyRequest
 from infolettre.privacy.requests import do_prove_request, do_receive_request
+from infolettre.staff.actions import do_grant_access
+from infolettre.staff.models import AccessGrant
 from infolettre.webhooks.actions import do_create_endpoint
 from infolettre.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -132,6 +134,16 @@ OBJECT_FACTORIES = {
     ),
     "request_id": _in_tenant(lambda owner_a, _: _privacy_request(owner_a)),
     "incident_id": _incident,
+    # Staff pages: a client user gets 404 whatever the id, their own organisation's included.
+    "organisation_id": lambda owner_a, _: owner_a.tenant_id,
+    "staff_user_id": lambda owner_a, _: (
+        User.objects.create_user(
+            "staff-a@infolettre.example", None, name="Staff", is_staff=True, staff_role="support"
+        ).pk
+    ),
+    "grant_id": _in_tenant(
+        lambda owner_a, _: do_grant_access(owner_a, role="support", days=1, case_reference="A-1")
+    ),
     "webhook_id": _in_tenant(
         lambda owner_a, _: do_create_endpoint(
             owner_a.tenant, url="https://a.example.com/hook", events=["campaign_finished"]
@@ -180,6 +192,7 @@ def _snapshot():
         OpenCount,
         ClickCount,
         DeliveryEngagement,
+        AccessGrant,
     )
     return [list(getattr(m, "unscoped", m.objects).order_by("pk").values()) for m in models]
 
