@@ -38,3 +38,19 @@ def test_the_command_creates_a_staff_member_with_a_password_link(client, db):
         "system",
         {"from": "", "to": "billing"},
     )
+
+
+def test_demo_data_has_one_staff_member_per_role_with_the_demo_password(db):
+    from infolettre.accounts.management.commands.load_demo_data import DEMO_PASSWORD
+
+    out = StringIO()
+    call_command("load_demo_data", stdout=out)
+    staff = User.objects.filter(is_staff=True).order_by("email")
+    assert [(u.email, u.staff_role, u.tenant_id) for u in staff] == [
+        ("admin@infolettre.local", "administrator", None),
+        ("facturation@infolettre.local", "billing", None),
+        ("responsable@infolettre.local", "privacy_officer", None),
+        ("soutien@infolettre.local", "support", None),
+    ]
+    assert all(u.check_password(DEMO_PASSWORD) for u in staff)
+    assert "staff (support): soutien@infolettre.local / demo-infolettre-2026" in out.getvalue()

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from infolettre.accounts import actions
-from infolettre.accounts.models import Role, User
+from infolettre.accounts.models import Role, StaffRole, User
 from infolettre.accounts.tenancy import tenant_scope
 
 DEMO_PASSWORD = "demo-infolettre-2026"  # noqa: S105 (published in the README on purpose)
@@ -34,6 +34,14 @@ MEMBER = {
     "heard_about": "",
 }
 MEMBER_EMAIL = "membre@infolettre.local"
+# One staff member per role (the staff area, /equipe/tableau-de-bord/, from an office network;
+# each sets up an authenticator app at the first sign-in).
+STAFF = [
+    ("soutien@infolettre.local", "Sam Soutien", StaffRole.SUPPORT),
+    ("facturation@infolettre.local", "Fanny Facturation", StaffRole.BILLING),
+    ("responsable@infolettre.local", "Rita Responsable", StaffRole.PRIVACY_OFFICER),
+    ("admin@infolettre.local", "Alain Admin", StaffRole.ADMINISTRATOR),
+]
 
 
 @transaction.atomic
@@ -52,6 +60,16 @@ def create_demo_organisation():
     return owner, member
 
 
+@transaction.atomic
+def create_demo_staff():
+    from infolettre.staff.actions import do_create_staff_user
+
+    return [
+        do_create_staff_user(email, name, role, password=DEMO_PASSWORD)
+        for email, name, role in STAFF
+    ]
+
+
 class Command(BaseCommand):
     help = "On a fresh installation (no account yet), create the demo organisation and its users."
 
@@ -60,6 +78,7 @@ class Command(BaseCommand):
             self.stdout.write("Accounts already exist: no demo data loaded.")
             return
         owner, member = create_demo_organisation()
+        staff = create_demo_staff()
         login = f"{settings.SITE_URL}{reverse('accounts:login')}"
         self.stdout.write(
             self.style.SUCCESS(
@@ -68,3 +87,5 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  owner:  {owner.email} / {DEMO_PASSWORD}")
         self.stdout.write(f"  member: {member.email} / {DEMO_PASSWORD}")
+        for user in staff:
+            self.stdout.write(f"  staff ({user.staff_role}): {user.email} / {DEMO_PASSWORD}")
