@@ -22,7 +22,7 @@ from infolettre.errors import Conflict, NotFound, Throttled
 from infolettre.messaging.email import MessageKind, send_email
 
 from .audit import SUBJECT, AuditAction, do_record_audit
-from .declaration import declared_models
+from .declaration import THIRD_PARTY, declared_models
 from .disclosures import do_pass_on_correction
 from .models import (
     ErasureCause,
@@ -299,7 +299,10 @@ def _own_records(email):
             continue
         model = apps.get_model(entry.model)
         rows = model._base_manager.filter(email__iexact=email)
-        if any(f.name == "tenant" for f in model._meta.concrete_fields):
+        # A client's contact: each client's share of the log is its own; anyone else's is whole.
+        if entry.subject == THIRD_PARTY and any(
+            f.name == "tenant" for f in model._meta.concrete_fields
+        ):
             tenant_ids = sorted(set(rows.values_list("tenant_id", flat=True)))
         else:
             tenant_ids = [None] if rows.exists() else []

@@ -7,7 +7,10 @@ from django.utils import timezone
 
 from conftest import PASSWORD
 from infolettre.accounts.models import User
-from infolettre.privacy.models import PrivacyRequest
+from infolettre.accounts.tenancy import tenant_scope
+from infolettre.audience.actions import do_create_contact
+from infolettre.privacy.disclosures import DELIVERY_LOGS_ONLY, record_disclosure
+from infolettre.privacy.models import Disclosure, DisclosureKind, PrivacyRequest
 from infolettre.privacy.requests import (
     AlreadyExtended,
     ExtensionTooLate,
@@ -171,3 +174,79 @@ def test_other_staff_roles_get_403_and_client_users_404(client, owner, question)
     assert client.get(urls[0]).status_code == 302
     question.refresh_from_db()
     assert question.owner is None
+
+
+def test_a_correction_recorded_on_the_desk_is_passed_on_to_whoever_received_the_data(
+    client, officer, owner, make_client_user, django_capture_on_commit_callbacks
+):
+    """The officer ticks the contact information corrected: each processor that received the
+    person's data (here one email provider, for the client's campaign and for an operator message)
+    gets the correction, logged once per record of the person (their contact, their account) with
+    the categories corrected; the other client, which holds nothing of them, is not concerned."""
+    person = make_client_user(email=ASKER, name="Mary")
+    with tenant_scope(owner.tenant):
+        do_create_contact(owner.tenant, email=ASKER, name="Mary")
+    record_disclosure(
+        recipient="Courrielleur inc.",
+        categories=["contact", "content"],
+        purpose="campaign_delivery",
+        reason="campaign:1",
+        tenant_id=owner.tenant_id,
+        email=ASKER,
+    )
+    record_disclosure(
+        recipient="Courrielleur inc.",
+        categories=["contact"],
+        purpose="account",
+        reason="message:account",
+        email=ASKER,
+    )
+    fix = do_prove_request(
+        do_receive_request(kind="correction", email=ASKER, message="My name is Marie", user=person)
+    )
+    sign_in_staff(client, officer)
+    page = client.get(f"/equipe/vie-privee/demandes/{fix.pk}/").content.decode()
+    assert 'name="corrected" value="contact"' in page
+    assert 'value="consent"' not in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/equipe/vie-privee/demandes/{fix.pk}/repondre/",
+            {"answer": "Corrected.", "corrected": ["contact", "bogus"]},
+        )
+
+    corrections = Disclosure.objects.filter(kind=DisclosureKind.CORRECTION).order_by("reason")
+    assert [(d.recipient, d.categories, d.reason, d.tenant_id) for d in corrections] == [
+        ("Courrielleur inc.", ["contact"], "correction:accounts.User", None),
+        ("Courrielleur inc.", ["contact"], "correction:audience.Contact", owner.tenant_id),
+    ]
+    assert {d.outcome for d in corrections} == {DELIVERY_LOGS_ONLY}
+    fix.refresh_from_db()
+    assert fix.status == "answered"
+
+
+def test_a_refused_correction_or_one_with_no_category_passes_nothing_on(client, officer, owner):
+    """Nothing corrected, nothing passed on: the log gets no correction row."""
+    with tenant_scope(owner.tenant):
+        do_create_contact(owner.tenant, email=ASKER, name="Mary")
+    record_disclosure(
+        recipient="Courrielleur inc.",
+        categories=["contact"],
+        purpose="campaign_delivery",
+        reason="campaign:1",
+        tenant_id=owner.tenant_id,
+        email=ASKER,
+    )
+    refused = do_prove_request(do_receive_request(kind="correction", email=ASKER, message="Fix"))
+    silent = do_prove_request(do_receive_request(kind="correction", email=ASKER, message="Fix"))
+    sign_in_staff(client, officer)
+    client.post(
+        f"/equipe/vie-privee/demandes/{refused.pk}/repondre/",
+        {"answer": "It is right.", "outcome": "refused", "corrected": ["contact"]},
+    )
+    client.post(f"/equipe/vie-privee/demandes/{silent.pk}/repondre/", {"answer": "Done."})
+    assert not Disclosure.objects.filter(kind=DisclosureKind.CORRECTION).exists()
+    assert sorted(PrivacyRequest.objects.values_list("status", flat=True)) == [
+        "answered",
+        "refused",
+    ]
