@@ -1,6 +1,11 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from infolettre.privacy.encryption import current_key_id, reencrypt, using_development_key
+from infolettre.privacy.encryption import (
+    UnreadableValue,
+    current_key_id,
+    reencrypt,
+    using_development_key,
+)
 
 
 class Command(BaseCommand):
@@ -19,7 +24,12 @@ class Command(BaseCommand):
                 "protects nothing."
             )
         key = current_key_id()
-        for label, fields in sorted(reencrypt(batch_size=max(1, batch_size)).items()):
+        try:
+            counts = reencrypt(batch_size=max(1, batch_size))
+        except UnreadableValue as e:
+            # The batches before it are done; once the key is listed again, a new run goes on.
+            raise CommandError(str(e)) from e
+        for label, fields in sorted(counts.items()):
             resealed = sum(done for done, _ in fields.values())
             current = sum(kept for _, kept in fields.values())
             detail = ", ".join(f"{name} {done}" for name, (done, _) in sorted(fields.items()))
