@@ -10,6 +10,9 @@ from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
+from infolettre.accounts.tenancy import tenant_scope
+from infolettre.audience.models import Subscription, SubscriptionStatus
+from infolettre.campaigns.actions import do_launch_campaign
 from infolettre.campaigns.models import CampaignLink
 from infolettre.campaigns.tests.test_tracking import (
     BROWSER,
@@ -103,3 +106,34 @@ def test_count_send_click_and_read_the_report(page, live_server, campaign, smtp_
     shoot(page, "report-mobile.png")
     shoot(page, "report-mobile-over-time.png", "#over-time")
     shoot(page, "report-mobile-per-link.png", "#per-link")
+
+
+def test_a_reader_leaves_a_list_from_the_preference_centre(
+    page,
+    live_server,
+    owner,
+    campaign,  # noqa: F811
+    smtp_server,
+):
+    """The footer's preference link of a received message opens the reader's lists, signed in
+    nowhere; leaving the list takes effect at once and the page says so."""
+    with tenant_scope(owner.tenant):
+        do_launch_campaign(campaign)
+        news = campaign.lists.get()
+    html, _text = sent_html(smtp_server, "r0@example.com")
+    link = re.search(rf'href="({re.escape(live_server.url)}/u/[^"]+/preferences/)"', html)[1]
+    page.context.clear_cookies()
+
+    page.goto(link)
+    expect(page.locator("#preferences h1")).to_have_text("Vos abonnements et vos données")
+    row = page.locator(f"#list-{news.pk}")
+    expect(row).to_contain_text("Abonné")
+    shoot(page, "preferences.png")
+    row.get_by_role("button", name="Quitter cette liste").click()
+
+    expect(page.locator("#notice")).to_be_visible()
+    expect(page.locator(f"#list-{news.pk}")).to_contain_text("Désabonné")
+    status = Subscription.unscoped.get(contact__email="r0@example.com").status
+    assert status == SubscriptionStatus.UNSUBSCRIBED
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "preferences-mobile.png")
