@@ -14,7 +14,9 @@ from infolettre.accounts.models import Invitation, Organisation, User
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe
 from infolettre.audience.models import ConsentBasis, Contact, Subscription
-from infolettre.campaigns.models import Bounce, BounceKind, Delivery
+from infolettre.campaigns.models import Bounce, BounceKind, Delivery, DeliveryEngagement
+from infolettre.engagement.models import NewsletterSubscriber
+from infolettre.privacy.actions import do_record_consent
 from infolettre.privacy.declaration import declared_models
 from infolettre.privacy.models import (
     ConsentEvent,
@@ -24,6 +26,7 @@ from infolettre.privacy.models import (
     privacy_request_email_hash,
 )
 from infolettre.privacy.purposes import NEWSLETTER
+from infolettre.privacy.requests import do_prove_request, do_receive_request
 from infolettre.privacy.retention import apply_retention, how_dated, unhandled_models
 from infolettre.privacy.tasks import apply_retention as apply_retention_task
 from infolettre.privacy.tests.test_erasure import launch
@@ -239,3 +242,130 @@ def test_consent_proof_stays_while_its_person_is_here(make_client_user):
     assert ConsentEvent.objects.filter(subject_id=living.pk).count() == 1
     assert ConsentEvent.objects.filter(subject_id=gone_id).count() == 0
     assert done["privacy.ConsentEvent"]["anonymised"] == 1
+
+
+def test_a_request_never_proven_goes_once_its_link_has_expired(db, settings):
+    """With the clock moved past PRIVACY_REQUEST_LINK_MAX_AGE, a request whose address was never
+    proven is deleted; a proven one, and one whose link still works, stay."""
+    settings.PRIVACY_REQUEST_LINK_MAX_AGE = 2 * 24 * 3600
+    start = timezone.now()
+    never = do_receive_request(kind="question", email="never@example.com", message="?", now=start)
+    proven = do_prove_request(
+        do_receive_request(kind="question", email="proven@example.com", message="?", now=start)
+    )
+    recent = do_receive_request(
+        kind="question", email="recent@example.com", message="?", now=start + DAY
+    )
+
+    with time_machine.travel(start + 2 * DAY - timedelta(minutes=1)):
+        assert apply_retention() == {}
+    with time_machine.travel(start + 2 * DAY + timedelta(minutes=1)):
+        done = apply_retention()
+
+    assert done == {
+        "privacy.PrivacyRequest": {
+            "deleted": 1,
+            "anonymised": 0,
+            "categories": ["contact", "content", "technical"],
+        }
+    }
+    assert not PrivacyRequest.objects.filter(pk=never.pk).exists()
+    assert sorted(PrivacyRequest.objects.values_list("pk", flat=True)) == sorted(
+        [proven.pk, recent.pk]
+    )
+
+
+def test_per_recipient_tracking_ends_with_its_send_record(
+    owner, settings, django_capture_on_commit_callbacks
+):
+    """A recipient's first open and click are deleted when their delivery's 400 days are over,
+    not a day before; the campaign's delivery stays, anonymised."""
+    settings.CAMPAIGN_TRANSPORT_URL = "memory://"
+    with tenant_scope(owner.tenant):
+        news = do_create_list(owner.tenant, name="News")
+        reader = do_create_contact(owner.tenant, email="reader@example.com")
+        do_subscribe(reader, news, source="test")
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = launch(owner.tenant, news)
+    delivery = Delivery.unscoped.get()
+    DeliveryEngagement.unscoped.create(
+        tenant=owner.tenant,
+        delivery=delivery,
+        campaign=campaign,
+        first_opened_at=timezone.now(),
+    )
+    dated = delivery.next_attempt_at
+
+    assert "campaigns.DeliveryEngagement" not in apply_retention(dated + 399 * DAY)
+    assert DeliveryEngagement.unscoped.count() == 1
+    done = apply_retention(dated + 401 * DAY)
+    assert done["campaigns.DeliveryEngagement"] == {
+        "deleted": 1,
+        "anonymised": 0,
+        "categories": ["technical"],
+    }
+    assert DeliveryEngagement.unscoped.count() == 0
+    assert list(Delivery.unscoped.values_list("email", flat=True)) == [""]
+
+
+def test_newsletter_sign_ups_go_unconfirmed_after_7_days_withdrawn_after_30(db):
+    """A sign-up never confirmed goes after 7 days; a subscriber who withdrew goes 30 days after
+    the withdrawal the consent ledger recorded; one who still consents stays; one whose open
+    request holds them stays until it closes."""
+    start = timezone.now()
+    with time_machine.travel(start):
+        unconfirmed = NewsletterSubscriber.objects.create(
+            email="unconfirmed@example.com", name="U", confirmation_requested_at=start
+        )
+        reader, leaver, held = (
+            NewsletterSubscriber.objects.create(
+                email=f"{name}@example.com", name=name, confirmed_at=start
+            )
+            for name in ("reader", "leaver", "held")
+        )
+        for subscriber in (reader, leaver, held):
+            do_record_consent(subscriber, NEWSLETTER, given=True, wording="Yes", source="test")
+    with time_machine.travel(start + 10 * DAY):
+        for subscriber in (leaver, held):
+            do_record_consent(subscriber, NEWSLETTER, given=False, wording="Stop", source="test")
+    PrivacyRequest.objects.create(
+        kind=PrivacyRequestKind.ACCESS,
+        email="held@example.com",
+        email_hash=privacy_request_email_hash("held@example.com"),
+        verified_at=start,
+        due_at=start + 60 * DAY,
+    )
+
+    def left():
+        return sorted(NewsletterSubscriber.objects.values_list("name", flat=True))
+
+    assert apply_retention(start + 6 * DAY) == {}
+    assert apply_retention(start + 8 * DAY)["engagement.NewsletterSubscriber"]["deleted"] == 1
+    assert not NewsletterSubscriber.objects.filter(pk=unconfirmed.pk).exists()
+    assert apply_retention(start + 39 * DAY) == {}
+    assert left() == ["held", "leaver", "reader"]
+    assert apply_retention(start + 41 * DAY)["engagement.NewsletterSubscriber"] == {
+        "deleted": 1,
+        "anonymised": 0,
+        "categories": ["consent", "contact", "technical"],
+    }
+    assert left() == ["held", "reader"]
+    assert apply_retention(start + 5000 * DAY).get("engagement.NewsletterSubscriber") is None
+    assert left() == ["held", "reader"]
+
+
+def test_a_pending_confirmation_keeps_a_former_subscriber_until_its_link_expires(db):
+    """Someone who withdrew and signed up again keeps their row while the new link can still be
+    followed, even past the 30 days; once it has expired unused, the row goes."""
+    start = timezone.now()
+    with time_machine.travel(start):
+        back = NewsletterSubscriber.objects.create(
+            email="back@example.com", name="Back", confirmed_at=start
+        )
+        do_record_consent(back, NEWSLETTER, given=True, wording="Yes", source="test")
+        do_record_consent(back, NEWSLETTER, given=False, wording="Stop", source="test")
+    NewsletterSubscriber.objects.filter(pk=back.pk).update(
+        confirmation_requested_at=start + 29 * DAY
+    )
+    assert apply_retention(start + 33 * DAY) == {}
+    assert apply_retention(start + 37 * DAY)["engagement.NewsletterSubscriber"]["deleted"] == 1
