@@ -74,10 +74,15 @@ def test_count_send_click_and_read_the_report(page, live_server, campaign, smtp_
     message is counted once, and the report shows it in its figures, its table and its charts."""
     page.goto(live_server.url + "/campagnes/")
     page.locator("header nav a[href='/campagnes/suivi/']").click()
+    shoot(page, "tracking.png")
     page.locator("#id_count_opens_and_clicks").check()
     page.locator("#id_per_recipient").check()
     page.locator("#switches form button[type='submit']").click()
     expect(page.locator(".messages")).to_contain_text("C’est enregistré")
+
+    page.locator("header nav a[href='/webhooks/']").click()
+    expect(page.locator("header nav a[aria-current='page']")).to_have_text("Webhooks")
+    shoot(page, "webhooks.png")
 
     page.goto(f"{live_server.url}/campagnes/{campaign.pk}/")
     page.locator(f"form[action='/campagnes/{campaign.pk}/envoyer/'] button").first.click()
