@@ -292,6 +292,7 @@ def test_erase_now_answers_the_request_then_leaves_nothing_of_the_person_but_the
     sign_in_staff(client, officer)
     page = client.get(reverse("privacy:desk_request", args=[erasure.pk])).content.decode()
     assert f'action="{reverse("privacy:desk_erase", args=[erasure.pk])}"' in page
+    assert "Envoyer la réponse et effacer maintenant" in page
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -389,7 +390,7 @@ def test_a_client_erasing_its_contact_answers_the_request_on_its_page_and_keeps_
         client.post(reverse("audience:contact_erase", args=[contact.pk]))
 
     assert [m.to for m in mailoutbox] == [[EMAIL]]
-    assert owner.tenant.name in mailoutbox[0].body
+    assert f"{owner.tenant.name} a effacé les renseignements qu’il détenait" in mailoutbox[0].body
     assert mentions(EMAIL, NAME, PHONE, PHONE[2:]) == []
     erasure.refresh_from_db()
     assert (erasure.status, erasure.email, erasure.message) == (
