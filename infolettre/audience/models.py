@@ -49,7 +49,9 @@ class Contact(TenantOwned):
     # Confidential: encrypted at rest (E.164, as every writer normalises it); found by its keyed
     # hash, the only form the database can compare (queries.contacts_with_phone).
     phone = EncryptedCharField(_("mobile phone"), max_length=32, blank=True)
-    phone_hash = KeyedHashField(source="phone", purpose=PHONE_HASH_PURPOSE, db_default="")
+    phone_hash = KeyedHashField(
+        _("mobile phone (keyed hash)"), source="phone", purpose=PHONE_HASH_PURPOSE, db_default=""
+    )
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     # Set only when the client has switched on per-recipient tracking (off by default).
     engaged_at = models.DateTimeField(_("last engagement"), null=True, blank=True)

@@ -43,7 +43,10 @@ class Migration(migrations.Migration):
             model_name="contact",
             name="phone_hash",
             field=infolettre.privacy.fields.KeyedHashField(
-                db_default="", purpose="audience.contact.phone", source="phone"
+                db_default="",
+                purpose="audience.contact.phone",
+                source="phone",
+                verbose_name="mobile phone (keyed hash)",
             ),
         ),
         migrations.AlterField(
