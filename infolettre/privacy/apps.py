@@ -8,3 +8,8 @@ class PrivacyConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401
+        from .encryption import keyring
+
+        # A malformed FIELD_ENCRYPTION_KEYS stops every process as it starts, the web server (which
+        # runs no system checks) included, rather than at the first confidential value.
+        keyring()

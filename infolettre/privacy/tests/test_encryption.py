@@ -143,6 +143,19 @@ def test_without_keys_development_uses_a_public_key_and_production_refuses_to_st
     assert "FIELD_ENCRYPTION_KEYS" not in started.stderr
 
 
+def test_a_process_with_a_malformed_key_stops_as_it_starts():
+    """Django's start (every process, the web server included) fails on a malformed key."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "infolettre.settings.test"}
+    env["FIELD_ENCRYPTION_KEYS"] = f"{KEY_A},tooshort"
+    code = "import django; django.setup()"
+    stopped = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert stopped.returncode == 1
+    assert "FIELD_ENCRYPTION_KEYS: key number 2 is not 32 bytes" in stopped.stderr
+    assert "tooshort" not in stopped.stderr
+
+
 # The fields ----------------------------------------------------------------------------------
 
 
