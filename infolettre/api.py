@@ -2,6 +2,7 @@
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -89,6 +90,15 @@ def http_error(request, exc):
 @api.exception_handler(Http404)
 def not_found(request, exc):
     return api.create_response(request, error_body("not_found", NotFound.message), status=404)
+
+
+@api.exception_handler(SuspiciousOperation)
+def suspicious_request(request, exc):
+    """A body past DATA_UPLOAD_MAX_MEMORY_SIZE (413) or a malformed request (400): a client error."""
+    if isinstance(exc, RequestDataTooBig):
+        body = error_body("request_too_large", "The request body is too large.")
+        return api.create_response(request, body, status=413)
+    return api.create_response(request, error_body("bad_request", "Bad request."), status=400)
 
 
 @api.exception_handler(Exception)

@@ -19,7 +19,7 @@ import re
 import secrets
 import traceback
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, lru_cache, wraps
 
 import css_inline
 import lxml.html
@@ -32,6 +32,7 @@ from inscriptis.model.tag import CustomHtmlTagHandlerMapping
 from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from lxml import etree
 from markupsafe import Markup
@@ -72,7 +73,14 @@ _COMPARISONS = {
 
 
 class _Compiler(CodeGenerator):
-    """Send comparisons through the environment, so that comparing unlike values is just false."""
+    """Send comparisons through the environment, so that comparing unlike values is just false;
+    and joins (`a ~ b`), so that a template cannot double a string until the server runs out of
+    memory."""
+
+    def visit_Concat(self, node, frame):
+        self.write("environment.check_built(")
+        super().visit_Concat(node, frame)
+        self.write(")")
 
     def visit_Compare(self, node, frame):
         self.write("environment.call_compare(")
@@ -97,6 +105,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         super().__init__(
             loader=None, undefined=Blank, finalize=_finalize, auto_reload=False, **options
         )
+        for name in ("center", "indent", "format", "wordwrap", "truncate"):
+            self.filters[name] = _guard_widths(self.filters[name])
 
     def getattr(self, obj, attribute):
         # The context is plain dicts: a key first (as obj[key] would give, which the sandbox allows)
@@ -113,8 +123,27 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe."
         )
 
+    def check_built(self, value):
+        if len(value) > MAX_BUILT_SIZE:
+            raise SecurityError("the result would be too large.")
+        return value
+
+    def call(__self, __context, __obj, *args, **kwargs):
+        # A width or count past the largest result ('x'.ljust(10**9), '{:>999999999}'.format…)
+        # would build it first.
+        if isinstance(getattr(__obj, "__self__", None), str):
+            _check_counts(args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value):
+        # str.format and format_map of a template: a field wider than any result is refused.
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            _check_counts((value.__self__,), {})
+        return wrapped
+
     def call_binop(self, context, operator, left, right):
-        if operator in ("*", "**"):
+        if operator in ("*", "**", "+", "%"):
             _check_size(operator, left, right)
         try:
             return self.binop_table[operator](left, right)
@@ -138,7 +167,52 @@ def _finalize(value):
     return "" if value is None else value
 
 
+_FORMAT_WIDTH = re.compile(r"%[-#0 +]*(\d+)?(?:\.(\d+))?")
+_FORMAT_BRACES_WIDTH = re.compile(r"\{[^{}]*:[^{}]*?(\d+)(?:\.(\d+))?[^{}]*\}")
+
+
+def _too_wide(text):
+    """Whether a printf-style or str.format pattern asks for a field wider than any result."""
+    widths = _FORMAT_WIDTH.findall(text) + _FORMAT_BRACES_WIDTH.findall(text)
+    return any(int(n) > MAX_BUILT_SIZE for pair in widths for n in pair if n)
+
+
+def _check_counts(args, kwargs):
+    for value in (*args, *kwargs.values()):
+        if (isinstance(value, int) and not isinstance(value, bool) and value > MAX_BUILT_SIZE) or (
+            isinstance(value, str) and _too_wide(value)
+        ):
+            raise SecurityError("the result would be too large.")
+
+
+def _guard_widths(function):
+    """A filter whose arguments after the value (a width, a format) may not exceed the limit."""
+
+    @wraps(function)
+    def guarded(value, *args, **kwargs):
+        if function is FILTERS["format"]:
+            # Only the pattern's widths matter: the values formatted may be any number.
+            _check_counts((value,), {})
+        else:
+            _check_counts(args, kwargs)
+        return function(value, *args, **kwargs)
+
+    return guarded
+
+
 def _check_size(op, left, right):
+    if op == "+":
+        if (
+            isinstance(left, (str, list, tuple))
+            and isinstance(right, (str, list, tuple))
+            and len(left) + len(right) > MAX_BUILT_SIZE
+        ):
+            raise SecurityError("the result would be too large.")
+        return
+    if op == "%":
+        if isinstance(left, str) and _too_wide(left):
+            raise SecurityError("the result would be too large.")
+        return
     if op == "*":
         for sized, count in ((left, right), (right, left)):
             if (
