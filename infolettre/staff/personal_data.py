@@ -21,7 +21,10 @@ ADMINISTRATOR_AND_OFFICER = frozenset({PRIVACY_OFFICER, "administrator"})
 # as proof of how staff came to see them.
 GRANT_RECORD = for_days(365, counted_from="collected")
 # A second factor lives and dies with its staff account (deleting the account deletes it).
-WITH_STAFF_ACCOUNT = Retention(timedelta(0), "account_closed", _("while the staff account exists"))
+# Removed with the staff account (a day later at most: the retention task runs daily).
+WITH_STAFF_ACCOUNT = Retention(
+    timedelta(days=1), "account_closed", _("while the staff account exists")
+)
 
 DECLARATION = [
     PersonalDataModel(
