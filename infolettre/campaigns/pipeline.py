@@ -141,9 +141,8 @@ def build_message(compiled, campaign, delivery):
         unsubscribe_url=unsubscribe_url,
         footer_html=footer_for(campaign, unsubscribe_url),
     )
-    tracker = getattr(compiled, "tracker", None)
-    if tracker is not None:
-        html, text = tracker.finish(html, text, delivery)
+    if compiled.tracker is not None:
+        html, text = compiled.tracker.finish(html, text, delivery)
     return OutgoingMessage(
         envelope_from=f"bounce+{delivery.message_id.hex}@{settings.BOUNCE_DOMAIN}",
         recipient=delivery.email,
