@@ -253,3 +253,11 @@ class DeliveryEngagement(TenantOwned):
     class Meta:
         verbose_name = _("delivery engagement")
         indexes = [models.Index(fields=["campaign"])]
+
+
+class TrackingFlush(models.Model):
+    """One batch of opens and clicks moved from Redis into the tables: its id, written in the same
+    transaction as its counts, so a batch seen again after a crash is not counted twice."""
+
+    batch = models.CharField(max_length=100, unique=True)
+    flushed_at = models.DateTimeField(default=timezone.now, db_index=True)

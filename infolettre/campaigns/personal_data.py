@@ -121,4 +121,5 @@ NO_PERSONAL_DATA = {
     ),
     "campaigns.OpenCount": "hourly totals of opens of a campaign, naming no recipient",
     "campaigns.ClickCount": "hourly totals of clicks on a campaign's link, naming no recipient",
+    "campaigns.TrackingFlush": "the id and time of a batch of counts moved from Redis, no one named",
 }
