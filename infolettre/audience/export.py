@@ -3,14 +3,11 @@
 The file is streamed (the contacts are read 2,000 at a time, never all held in memory), written in
 UTF-8 with a byte order mark so that spreadsheet programs read accents, and every cell that a
 spreadsheet would run as a formula is neutralised with a leading quote (OWASP's advice on CSV
-injection). An export is a disclosure of personal data: it goes through `do_export_contacts` alone,
-and nothing of its content is logged.
+injection; privacy.csv_safe writes every CSV file). An export is a disclosure of personal data: it
+goes through `do_export_contacts` alone, and nothing of its content is logged.
 """
 
-import csv
-import json
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import connection
 from django.db.models import Exists, OuterRef
@@ -20,37 +17,15 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
+from infolettre.privacy import csv_safe
 from infolettre.privacy.audit import AuditAction, do_record_audit
 
 from .models import Contact, Subscription
 from .segments import segment_contacts
 
 CHUNK_SIZE = 2000
-BOM = "\ufeff"
-# A cell starting with one of these, even after blanks, may be run as a formula by a spreadsheet.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CONTACT_COLUMNS = ("email", "name", "phone")
 SUBSCRIPTION_COLUMNS = ("status", "consent_basis", "consent_at", "consent_expires_at")
-_FLUSH_AT = 64 * 1024
-
-
-def neutralise(text):
-    """Prefix a quote to a cell a spreadsheet would read as a formula; leave the others alone."""
-    if text.startswith(FORMULA_STARTS) or text.lstrip().startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat()
-    if isinstance(value, dict | list):
-        return neutralise(json.dumps(value, ensure_ascii=False))
-    return neutralise(str(value))
 
 
 def attribute_keys(contacts):
@@ -72,26 +47,6 @@ def attribute_keys(contacts):
 def _attribute_columns(keys, fixed):
     """Name attribute columns by their key, unless the key is already a column's name."""
     return [key if key not in fixed else f"attribute:{key}" for key in keys]
-
-
-def _lines(header, rows):
-    """Yield the file in pieces of about 64 KB: the BOM and header, then the rows."""
-
-    class Line:
-        def write(self, text):
-            return text
-
-    writer = csv.writer(Line())
-    buffer = [BOM, writer.writerow([cell(name) for name in header])]
-    size = 0
-    for row in rows:
-        line = writer.writerow(row)
-        buffer.append(line)
-        size += len(line)
-        if size >= _FLUSH_AT:
-            yield "".join(buffer).encode()
-            buffer, size = [], 0
-    yield "".join(buffer).encode()
 
 
 @dataclass
@@ -124,18 +79,18 @@ def _list_export(mailing_list):
         .iterator(chunk_size=CHUNK_SIZE)
     )
 
-    def cells():
+    def values():
         for email, name, phone, attributes, *subscription in rows:
             attributes = attributes if isinstance(attributes, dict) else {}
             yield [
-                cell(email),
-                cell(name),
-                cell(phone),
-                *(cell(attributes.get(key)) for key in keys),
-                *(cell(value) for value in subscription),
+                email,
+                name,
+                phone,
+                *(attributes.get(key) for key in keys),
+                *subscription,
             ]
 
-    return Export(_filename(mailing_list.name), _lines(header, cells()))
+    return Export(_filename(mailing_list.name), csv_safe.stream(header, values()))
 
 
 def _segment_export(segment):
@@ -148,17 +103,12 @@ def _segment_export(segment):
         .iterator(chunk_size=CHUNK_SIZE)
     )
 
-    def cells():
+    def values():
         for email, name, phone, attributes in rows:
             attributes = attributes if isinstance(attributes, dict) else {}
-            yield [
-                cell(email),
-                cell(name),
-                cell(phone),
-                *(cell(attributes.get(key)) for key in keys),
-            ]
+            yield [email, name, phone, *(attributes.get(key) for key in keys)]
 
-    return Export(_filename(segment.name), _lines(header, cells()))
+    return Export(_filename(segment.name), csv_safe.stream(header, values()))
 
 
 def do_export_contacts(by, *, mailing_list=None, segment=None):

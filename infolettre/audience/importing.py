@@ -41,6 +41,7 @@ from django.utils.translation import ngettext
 from infolettre.accounts.tenancy import tenant_scope
 from infolettre.accounts.validation import check_email, check_phone
 from infolettre.errors import Invalid
+from infolettre.privacy import csv_safe
 from infolettre.privacy.encryption import encrypt
 
 from .actions import suppression_hash
@@ -1372,7 +1373,8 @@ class _BatchWriter:
             return
         report.sort(key=lambda item: item[0])
         out = io.StringIO()
-        writer = csv.writer(out, delimiter=ci.delimiter)
+        # The rows as read go back to a spreadsheet: formula-safe, like every CSV file we hand out.
+        writer = csv_safe.writer(out, delimiter=ci.delimiter)
         for line, reason, row in report:
             writer.writerow([line, reason, *row])
         default_storage.save(name, ContentFile(out.getvalue().encode()))
@@ -1396,7 +1398,7 @@ def _finish(contact_import, header):
     parts = _report_parts(contact_import)
     with tempfile.TemporaryFile() as out:
         head = io.StringIO()
-        csv.writer(head, delimiter=contact_import.delimiter).writerow(
+        csv_safe.writer(head, delimiter=contact_import.delimiter).writerow(
             [_("Line"), _("Reason"), *header]
         )
         out.write(codecs.BOM_UTF8 + head.getvalue().encode())

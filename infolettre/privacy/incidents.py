@@ -4,7 +4,6 @@ There is no deletion: the register must be kept (at least 5 years) and shown to 
 request. It describes incidents by kind and count; it must not name the people affected.
 """
 
-import csv
 import io
 import json
 import logging
@@ -14,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from infolettre.audience.export import BOM, cell
 from infolettre.errors import Invalid
 
+from . import csv_safe
 from .audit import AuditAction, do_record_audit
 from .models import ConfidentialityIncident
 
@@ -126,11 +125,11 @@ def _plain(value):
 def incidents_csv(incidents):
     """The register as CSV; every cell a spreadsheet could run as a formula is neutralised."""
     out = io.StringIO()
-    out.write(BOM)
-    writer = csv.writer(out)
+    out.write(csv_safe.BOM)
+    writer = csv_safe.writer(out)
     writer.writerow(EXPORT_FIELDS)
     for incident in incidents:
-        writer.writerow([cell(getattr(incident, name)) for name in EXPORT_FIELDS])
+        writer.writerow([getattr(incident, name) for name in EXPORT_FIELDS])
     return out.getvalue()
 
 

@@ -18,9 +18,10 @@ from infolettre.audience.actions import (
     do_subscribe,
     do_unsubscribe_from_list,
 )
-from infolettre.audience.export import CHUNK_SIZE, do_export_contacts, neutralise
+from infolettre.audience.export import CHUNK_SIZE, do_export_contacts
 from infolettre.audience.models import ConsentBasis
 from infolettre.audience.segments import do_create_segment
+from infolettre.privacy.csv_safe import neutralise
 
 CONSENT_AT = timezone.make_aware(datetime.datetime(2025, 5, 1, 9, 30))
 

@@ -119,8 +119,8 @@ def test_api_import_answers_202_then_shows_it_done_with_its_counts_and_report(
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith("attachment;")
     assert b"".join(response.streaming_content).decode("utf-8-sig").splitlines() == [
-        "Ligne,Motif,email,name,points",
-        "3,Adresse courriel non valide.,not an address,Bob,4",
+        '"Ligne","Motif","email","name","points"',
+        '"3","Adresse courriel non valide.","not an address","Bob","4"',
     ]
 
 
@@ -318,7 +318,7 @@ def test_web_import_upload_mapping_start_and_detail(
     response = client.get(f"/importations/{contact_import.pk}/rapport.csv")
     assert response.status_code == 200
     lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
-    assert [line.split(";")[0] for line in lines] == ["Ligne", "5", "10", "12"]
+    assert [line.split(";")[0] for line in lines] == ['"Ligne"', '"5"', '"10"', '"12"']
 
 
 def test_web_import_page_refuses_a_broken_file_with_its_message(client, owner, mailing_list):
