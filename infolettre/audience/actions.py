@@ -158,12 +158,13 @@ def do_suppress_by_hash(tenant_id, email):
     return suppression
 
 
-def do_erase_contact(contact):
-    """Erase everything this client holds about one of its contacts; the keyed hash stays."""
+def do_erase_contact(contact, *, by):
+    """Erase everything this client holds about one of its contacts, as the client's user `by`
+    (named in the audit trail); the keyed hash stays."""
     from infolettre.privacy.erasure import do_erase_person
     from infolettre.privacy.models import ErasureCause
 
-    return do_erase_person(contact.email, scope=contact.tenant, cause=ErasureCause.CLIENT)
+    return do_erase_person(contact.email, by=by, scope=contact.tenant, cause=ErasureCause.CLIENT)
 
 
 def do_unsuppress(suppression):

@@ -247,7 +247,9 @@ def erase_contact(request, contact_id: int):
     """Erase everything this organisation holds about the contact (subscriptions, send records,
     consents); only a keyed hash stays in the suppression list, so no import can mail them again.
     Answer what was erased, by table and count."""
-    record = actions.do_erase_contact(queries.access_contact_for_tenant(contact_id))
+    record = actions.do_erase_contact(
+        queries.access_contact_for_tenant(contact_id), by=request.user
+    )
     return {"erased": record.counts}
 
 

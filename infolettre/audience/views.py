@@ -372,7 +372,7 @@ def contact_delete(request, contact_id):
 @require_POST
 @client_page
 def contact_erase(request, contact_id):
-    do_erase_contact(_found(access_contact_for_tenant, contact_id))
+    do_erase_contact(_found(access_contact_for_tenant, contact_id), by=request.user)
     # The message names no address: it is kept in the session until shown.
     messages.success(
         request, _("The contact is erased; only a keyed trace stays to block the address.")

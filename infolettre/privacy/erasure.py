@@ -34,12 +34,15 @@ logger = logging.getLogger(__name__)
 ERASED_DOMAIN = "erased.invalid"
 
 
-def do_erase_person(email, *, scope=None, cause=ErasureCause.REQUEST, by=None):
+def do_erase_person(email, *, by, scope=None, cause=ErasureCause.REQUEST):
     """Erase the person at `email` everywhere, or only among one client's contacts (`scope`).
 
     Return the ErasureRecord of what was deleted and anonymised; the audit trail records the
-    counts and who erased (`by`, a user; None for the platform), never the address.
+    counts and who erased (`by`: the user who acted, or SYSTEM for the platform itself), never the
+    address. A client's erasure is always some user's act: it must name them.
     """
+    if scope is not None and not getattr(by, "is_authenticated", False):
+        raise ValueError("A client's erasure names the user who erases.")
     email = email.strip().lower()
     values = identifying_values(email, scope)
     # A client erasing its contact erases the person entirely when they are nowhere else: their

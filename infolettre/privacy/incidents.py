@@ -103,7 +103,7 @@ def do_record_incident(cleaned, *, by):
 
 
 @transaction.atomic
-def do_update_incident(incident, cleaned, *, by=None):
+def do_update_incident(incident, cleaned, *, by):
     changed = sorted(name for name, value in cleaned.items() if getattr(incident, name) != value)
     for name, value in cleaned.items():
         setattr(incident, name, value)

@@ -32,6 +32,7 @@ from infolettre.campaigns.models import (
 from infolettre.engagement.models import NewsletterSubscriber
 from infolettre.messaging.transports import MemoryTransport
 from infolettre.privacy import requests as privacy_requests
+from infolettre.privacy.audit import SYSTEM
 from infolettre.privacy.erasure import do_erase_person
 from infolettre.privacy.models import (
     ConsentEvent,
@@ -155,7 +156,7 @@ def test_after_erasure_the_database_holds_nothing_of_the_person_but_the_suppress
     assert default_storage.exists(report)
 
     with django_capture_on_commit_callbacks(execute=True):
-        record = do_erase_person(EMAIL)
+        record = do_erase_person(EMAIL, by=SYSTEM)
 
     assert mentions(EMAIL, NAME, PHONE, PHONE[2:]) == []
     tenants = person_everywhere["tenants"]
@@ -199,7 +200,7 @@ def test_an_erased_address_imported_again_is_refused_as_suppressed(
         news = do_create_list(owner.tenant, name="News")
         contact = do_create_contact(owner.tenant, email=EMAIL, name=NAME)
         do_subscribe(contact, news, source="test")
-    do_erase_person(EMAIL)
+    do_erase_person(EMAIL, by=SYSTEM)
     with django_capture_on_commit_callbacks(execute=True):
         imported = start(owner, news, f"email,name\n{EMAIL},{NAME}\n")
     run_import(imported.pk)
@@ -249,7 +250,7 @@ def test_the_contact_page_erases_the_contact(client, owner):
 def test_erasing_one_user_of_a_shared_organisation_leaves_the_organisation(owner, make_member):
     """The company belongs to its other users too: only the erased person's own rows go."""
     member = make_member(owner.tenant, email=EMAIL, name=NAME)
-    do_erase_person(EMAIL)
+    do_erase_person(EMAIL, by=SYSTEM)
     organisation = Organisation.objects.get(pk=owner.tenant_id)
     assert not User.objects.filter(pk=member.pk).exists()
     assert (organisation.name, organisation.closed_at) != ("", None)
@@ -418,7 +419,7 @@ def test_a_client_erasing_a_contact_known_elsewhere_leaves_the_request_to_the_of
     assert erasure.tenant_id is None
     mailoutbox.clear()
 
-    do_erase_contact(mine)
+    do_erase_contact(mine, by=owner)
 
     erasure.refresh_from_db()
     assert (erasure.email, erasure.closed_at, erasure.status) == (EMAIL, None, "open")

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from infolettre.accounts.tenancy import tenant_scope
+from infolettre.privacy.audit import SYSTEM
 from infolettre.privacy.erasure import do_erase_person
 from infolettre.privacy.retention import apply_retention
 from infolettre.webhooks.actions import do_create_endpoint, do_emit_event
@@ -25,7 +26,7 @@ def logged_addresses():
 def test_erasing_a_person_removes_the_deliveries_that_name_them(owner):
     """do_erase_person finds the log rows by the address in their payload; others stay."""
     log_two_events(owner)
-    do_erase_person("lea@example.com")
+    do_erase_person("lea@example.com", by=SYSTEM)
     assert logged_addresses() == ["marc@example.com"]
 
 
