@@ -98,6 +98,12 @@ class Campaign(TenantOwned):
     tracking = models.CharField(
         max_length=16, choices=TrackingMode.choices, default=TrackingMode.NONE, blank=True
     )
+    # The sending machinery (pipeline.py): when a message last left (or sending last started), the
+    # generation of lanes allowed to run, and the task ids of the latest lanes, which the watchdog
+    # asks the task engine about before starting new ones.
+    progressed_at = models.DateTimeField(null=True, blank=True)
+    lane_generation = models.PositiveIntegerField(default=0)
+    lane_tasks = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
