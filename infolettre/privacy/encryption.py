@@ -226,14 +226,6 @@ def decrypt_column(connection, table, pk, column, context):
 # The registry: what the declaration marks confidential, what the models encrypt, and the proof
 # that they are the same fields.
 
-# Confidential values left in clear, each with why: only columns of another package's tables.
-LEFT_IN_CLEAR = {
-    # django-otp's table: the TOTP seed is read back to check each code (no hash would do), and
-    # the column is django-otp's. Encrypting it takes a device model of our own; until then the
-    # seed is protected like the database itself, and a staff sign-in also needs the password.
-    ("otp_totp.TOTPDevice", "key"): "django-otp's own column",
-}
-
 
 def declared_confidential():
     """{(model label, field name): hashed} for every confidential field of the declaration,
@@ -282,8 +274,6 @@ def check_confidential_encrypted(models=None, declared=None):
     by_label = {m._meta.label: m for m in models}
     problems = []
     for (label, name), hashed in sorted(declared.items()):
-        if (label, name) in LEFT_IN_CLEAR:
-            continue
         model = by_label.get(label)
         if model is None:
             if everything:

@@ -39,7 +39,6 @@ INSTALLED_APPS = [
     "infolettre.engagement",
     "infolettre.analytics",
     "django_otp",
-    "django_otp.plugins.otp_totp",
     "infolettre.staff",
 ]
 

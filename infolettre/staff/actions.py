@@ -1,21 +1,29 @@
 """Every change of state in the staff area, each with its audit entry."""
 
+import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from infolettre.accounts.models import StaffRole, User
 from infolettre.privacy.audit import SYSTEM, do_record_audit
 from infolettre.privacy.models import AuditAction
 
-from .errors import ReasonRequired
-from .models import AccessGrant
+from .errors import ReasonRequired, WrongCode
+from .models import AccessGrant, StaffRecoveryCode, StaffTOTPDevice
 from .need_to_know import display_value
 
 DEVICE_NAME = "authenticator"
+RECOVERY_CODE_COUNT = 10
+# Lower case letters and digits that cannot be taken for one another (no 0/o, 1/l/i).
+RECOVERY_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+RECOVERY_CODE_LENGTH = 10  # about 50 bits each
+TOTP = "totp"
+RECOVERY_CODE = "recovery_code"
 
 
 @transaction.atomic
@@ -57,30 +65,125 @@ def do_change_staff_role(administrator, staff_user, role):
 
 def enrolment_device(user):
     """The staff member's authenticator being set up (created on first need), or None once set up."""
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    if StaffTOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return None
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
-    return device or TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+    device = StaffTOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    return device or StaffTOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
 
 
 def confirmed_device(user):
-    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    return StaffTOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+
+
+def new_recovery_code():
+    code = "".join(secrets.choice(RECOVERY_CODE_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+    return f"{code[:5]}-{code[5:]}"
+
+
+def normalise_recovery_code(typed):
+    """A recovery code as kept: lower case, without the spaces and dashes people type."""
+    return "".join(c for c in (typed or "").lower() if c not in " -\t")
+
+
+def _replace_recovery_codes(user):
+    StaffRecoveryCode.objects.filter(user=user).delete()
+    codes = [new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    now = timezone.now()
+    StaffRecoveryCode.objects.bulk_create(
+        StaffRecoveryCode(
+            user=user, code_hash=make_password(normalise_recovery_code(code)), created_at=now
+        )
+        for code in codes
+    )
+    return codes
+
+
+def _use_recovery_code(user, typed):
+    """Spend the unused recovery code that matches, if any; return whether one did."""
+    typed = normalise_recovery_code(typed)
+    if len(typed) != RECOVERY_CODE_LENGTH:
+        return False
+    # Locked, so that two requests cannot both spend the same code.
+    unused = StaffRecoveryCode.objects.select_for_update().filter(user=user, used_at=None)
+    for code in unused:
+        if check_password(typed, code.code_hash):
+            code.used_at = timezone.now()
+            code.save(update_fields=["used_at"])
+            return True
+    return False
+
+
+def unused_recovery_codes(user):
+    return StaffRecoveryCode.objects.filter(user=user, used_at=None).count()
+
+
+@dataclass(frozen=True)
+class SecondFactorPassed:
+    device: StaffTOTPDevice
+    method: str  # TOTP or RECOVERY_CODE
+    enrolled: bool
+    # Made at enrolment, to be shown once; never kept in clear.
+    recovery_codes: tuple[str, ...] = ()
+
+
+def do_pass_second_factor(user, *, code="", recovery_code=""):
+    """Check the authenticator's code, or spend a recovery code, and record the sign-in.
+
+    At enrolment (the device not yet confirmed) only the app's code will do: it confirms the
+    device and makes the first recovery codes. A wrong code is audited and raises WrongCode; the
+    device's own back-off counts it too.
+    """
+    with transaction.atomic():
+        device = (
+            StaffTOTPDevice.objects.select_for_update()
+            .filter(user=user)
+            .order_by("-confirmed", "pk")
+            .first()
+        )
+        passed = None
+        if device is not None and code:
+            passed = TOTP if device.verify_token(code) else None
+        elif device is not None and device.confirmed and recovery_code:
+            passed = RECOVERY_CODE if _use_recovery_code(user, recovery_code) else None
+        if passed:
+            return _record_pass(user, device, passed)
+    do_record_staff_sign_in_failure(user, step=RECOVERY_CODE if recovery_code else "code")
+    raise WrongCode()
+
+
+def _record_pass(user, device, method):
+    enrolling = not device.confirmed
+    codes = ()
+    details = {"enrolled": enrolling, "method": method}
+    if enrolling:
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        StaffTOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        codes = tuple(_replace_recovery_codes(user))
+        details["recovery_codes_made"] = len(codes)
+    if method == RECOVERY_CODE:
+        details["recovery_codes_left"] = unused_recovery_codes(user)
+    do_record_audit(user, AuditAction.STAFF_SIGN_IN, target=user, details=details)
+    return SecondFactorPassed(device, method, enrolling, codes)
 
 
 @transaction.atomic
-def do_confirm_enrolment(device):
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()
-    return device
+def do_regenerate_recovery_codes(user):
+    """Replace the staff member's recovery codes with new ones; return them, to show once."""
+    replaced = StaffRecoveryCode.objects.filter(user=user, used_at=None).count()
+    codes = _replace_recovery_codes(user)
+    # No audit code is closer: replacing the codes rotates the account's fall-back credential.
+    do_record_audit(
+        user,
+        AuditAction.KEY_ROTATION,
+        target=user,
+        details={"credential": "recovery_codes", "made": len(codes), "unused_replaced": replaced},
+    )
+    return codes
 
 
-def do_record_staff_sign_in(user, *, enrolled):
-    do_record_audit(user, AuditAction.STAFF_SIGN_IN, target=user, details={"enrolled": enrolled})
-
-
-def do_record_staff_sign_in_failure(user):
-    do_record_audit(user, AuditAction.STAFF_SIGN_IN_FAILED, target=user, details={"step": "code"})
+def do_record_staff_sign_in_failure(user, *, step="code"):
+    do_record_audit(user, AuditAction.STAFF_SIGN_IN_FAILED, target=user, details={"step": step})
 
 
 def do_record_client_view(viewer, organisation):

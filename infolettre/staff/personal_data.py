@@ -62,9 +62,10 @@ DECLARATION = [
         dated_by="expires_at",
         erasure=keep("proof of who let the operator's staff see the client's lists, and why"),
     ),
-    # django-otp's device: a staff member's second factor. Its key is a credential no one reads.
+    # A staff member's second factor: the authenticator app's seed, read back to check each code,
+    # so encrypted (not hashed); no one is shown it after enrolment.
     PersonalDataModel(
-        "otp_totp.TOTPDevice",
+        "staff.StaffTOTPDevice",
         subject=USER,
         subject_email_path="user__email",
         fields=(
@@ -95,5 +96,31 @@ DECLARATION = [
             "drift",
             "last_t",
         ),
+    ),
+    # Recovery codes stand in for the app once each; only their password hashes are kept.
+    PersonalDataModel(
+        "staff.StaffRecoveryCode",
+        subject=USER,
+        subject_email_path="user__email",
+        fields=(
+            PersonalField(
+                "code_hash",
+                CREDENTIALS,
+                ("authentication",),
+                WITH_STAFF_ACCOUNT,
+                True,
+                frozenset(),
+                hashed=True,
+            ),
+            PersonalField(
+                "used_at",
+                TECHNICAL,
+                ("security",),
+                WITH_STAFF_ACCOUNT,
+                False,
+                ADMINISTRATOR_AND_OFFICER,
+            ),
+        ),
+        other_fields=("id", "user", "created_at"),
     ),
 ]

@@ -1,10 +1,10 @@
 """Helpers for tests that act as a member of the operator's staff."""
 
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from infolettre.accounts.models import User
+
+from .models import StaffTOTPDevice
 
 STAFF_PASSWORD = "a long enough staff passphrase 7"  # noqa: S105
 
@@ -22,12 +22,14 @@ def make_staff(role, email=None, **fields):
 
 
 def confirmed_device(user):
-    return TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "test"})[0]
+    return StaffTOTPDevice.objects.get_or_create(
+        user=user, confirmed=True, defaults={"name": "test"}
+    )[0]
 
 
 def current_code(device):
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    return f"{totp.token():0{device.digits}d}"
+    """The code the staff member's app shows now (from the seed, as the app holds it)."""
+    return f"{device.totp().token():0{device.digits}d}"
 
 
 def sign_in_staff(client, user):

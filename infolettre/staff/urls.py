@@ -8,6 +8,12 @@ urlpatterns = [
     # The operator's staff area (office networks only). /equipe/ itself is a client's team page.
     path("equipe/verification/", views.second_factor, name="second_factor"),
     path("equipe/tableau-de-bord/", views.dashboard, name="dashboard"),
+    path("equipe/compte/", views.account, name="account"),
+    path(
+        "equipe/compte/codes-de-secours/",
+        views.regenerate_recovery_codes,
+        name="account_recovery_codes",
+    ),
     path("equipe/clients/", views.clients, name="clients"),
     path("equipe/clients/<int:organisation_id>/", views.client_detail, name="client_detail"),
     path("equipe/clients/<int:organisation_id>/listes/", views.client_lists, name="client_lists"),

@@ -58,10 +58,11 @@ def _grouped_secret(device):
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-@sensitive_post_parameters("code")
+@sensitive_post_parameters("code", "recovery_code")
 @office_only
 def second_factor(request):
-    """Second step of a staff sign-in: the authenticator's code (set up on the first sign-in)."""
+    """Second step of a staff sign-in: the authenticator's code (set up on the first sign-in), or
+    one of the recovery codes when the app is lost."""
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
@@ -70,41 +71,82 @@ def second_factor(request):
     if is_verified(user):
         return redirect(_next(request))
     enrolling = actions.enrolment_device(user)
-    device = enrolling or actions.confirmed_device(user)
     error, status = "", 200
     if request.method == "POST":
         ip = client_ip(request)
         try:
             check_sign_in_allowed(user.email, ip)
-            if not device.verify_token(request.POST.get("code", "").replace(" ", "")):
-                record_sign_in_failure(user.email, ip)
-                actions.do_record_staff_sign_in_failure(user)
-                raise WrongCode()
+            passed = actions.do_pass_second_factor(
+                user,
+                code=request.POST.get("code", "").replace(" ", ""),
+                recovery_code=request.POST.get("recovery_code", ""),
+            )
         except SignInThrottled as e:
             error, status = str(e.message), 429
         except WrongCode as e:
+            record_sign_in_failure(user.email, ip)
             error, status = str(e.message), 400
         else:
             clear_sign_in_failures(user.email)
-            if enrolling:
-                actions.do_confirm_enrolment(device)
             # A new session key for the signed-in staff member: the one before the code is dropped.
             request.session.cycle_key()
-            otp_login(request, device)
-            actions.do_record_staff_sign_in(user, enrolled=enrolling is not None)
+            otp_login(request, passed.device)
+            if passed.recovery_codes:
+                return _show_recovery_codes(request, passed.recovery_codes, _next(request))
+            if passed.method == actions.RECOVERY_CODE:
+                messages.info(request, _recovery_code_notice(user))
             return redirect(_next(request))
     return render(
         request,
         "staff/second_factor.html",
         {
             "enrolling": enrolling is not None,
-            "qr_svg": _qr_svg(device) if enrolling else "",
-            "secret": _grouped_secret(device) if enrolling else "",
+            "qr_svg": _qr_svg(enrolling) if enrolling else "",
+            "secret": _grouped_secret(enrolling) if enrolling else "",
             "error": error,
             "next": _next(request),
         },
         status=status,
     )
+
+
+def _recovery_code_notice(user):
+    left = actions.unused_recovery_codes(user)
+    return _(
+        "You signed in with a recovery code; you have %(count)d left. Make new ones from the "
+        "page of your second factor."
+    ) % {"count": left}
+
+
+def _show_recovery_codes(request, codes, continue_to):
+    """Show new recovery codes, this once: they are kept only as hashes."""
+    return render(
+        request,
+        "staff/recovery_codes.html",
+        {"codes": codes, "continue_to": continue_to},
+    )
+
+
+@staff_page()
+def account(request):
+    """The staff member's own second factor: the app, and how many recovery codes are left."""
+    user = request.user
+    return render(
+        request,
+        "staff/account.html",
+        {
+            "device": actions.confirmed_device(user),
+            "recovery_codes_left": actions.unused_recovery_codes(user),
+            "recovery_code_count": actions.RECOVERY_CODE_COUNT,
+        },
+    )
+
+
+@staff_page()
+@require_POST
+def regenerate_recovery_codes(request):
+    codes = actions.do_regenerate_recovery_codes(request.user)
+    return _show_recovery_codes(request, codes, reverse("staff:account"))
 
 
 @staff_page()
@@ -118,6 +160,7 @@ def dashboard(request):
             "sees_clients": role in CLIENT_ROLES,
             "sees_privacy_desk": role == PRIVACY_OFFICER,
             "manages_staff": role == ADMINISTRATOR,
+            "recovery_codes_left": actions.unused_recovery_codes(request.user),
         },
     )
 

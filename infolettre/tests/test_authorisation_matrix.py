@@ -104,6 +104,7 @@ ACCESS = [
     ("web:privacy:incident*", staff("privacy_officer")),
     ("web:staff:second_factor", staff(*STAFF)),
     ("web:staff:dashboard", staff(*STAFF)),
+    ("web:staff:account*", staff(*STAFF)),  # one's own second factor and recovery codes
     ("web:staff:clients", staff("support", "billing", "administrator")),
     ("web:staff:client_detail", staff("support", "billing", "administrator")),
     # A client's lists only under the client's access grant, a value only with a reason and a

@@ -30,6 +30,9 @@ from infolettre.privacy.declaration import personal_field
 from infolettre.privacy.fields import EncryptedField
 from infolettre.privacy.pseudonymise import keyed_hash
 from infolettre.privacy.tests.database_search import database_values, mentions
+from infolettre.staff import actions as staff_actions
+from infolettre.staff.models import StaffTOTPDevice
+from infolettre.staff.testing import current_code, make_staff
 from infolettre.webhooks.actions import do_create_endpoint
 from infolettre.webhooks.models import WebhookEndpoint
 
@@ -265,17 +268,20 @@ def test_every_field_declared_confidential_is_encrypted_and_every_encrypted_one_
         ("accounts.Organisation", "fax"),
         ("audience.Contact", "phone"),
         ("webhooks.WebhookEndpoint", "secret"),
+        ("staff.StaffTOTPDevice", "key"),
     ):
         assert declared[(label, name)] is False
         assert isinstance(apps.get_model(label)._meta.get_field(name), EncryptedField)
-    for label, name in (("accounts.User", "password"), ("accounts.ApiToken", "digest")):
+    for label, name in (
+        ("accounts.User", "password"),
+        ("accounts.ApiToken", "digest"),
+        ("staff.StaffRecoveryCode", "code_hash"),
+    ):
         assert personal_field(label, name).hashed is True
         assert declared[(label, name)] is True
         assert not isinstance(apps.get_model(label)._meta.get_field(name), EncryptedField)
     encrypted = {(m._meta.label, f.name) for m, f in encryption.encrypted_fields()}
-    assert encrypted == {key for key, hashed in declared.items() if not hashed} - set(
-        encryption.LEFT_IN_CLEAR
-    )
+    assert encrypted == {key for key, hashed in declared.items() if not hashed}
 
 
 def test_the_check_names_a_clear_confidential_field_an_undeclared_encrypted_one_and_a_hash():
@@ -303,9 +309,9 @@ def test_the_check_names_a_clear_confidential_field_an_undeclared_encrypted_one_
 def test_no_confidential_value_is_in_clear_anywhere_in_the_database(
     make_client_user, settings, django_capture_on_commit_callbacks
 ):
-    """After an organisation with phone and fax, a contact with a phone and a webhook with its
-    secret are written (and what follows their commit has run), no table or column holds any of
-    them, nor the phones' digits alone."""
+    """After an organisation with phone and fax, a contact with a phone, a webhook with its
+    secret and a staff member's authenticator and recovery codes are written (and what follows
+    their commit has run), no table or column holds any of them, nor the phones' digits alone."""
     settings.FIELD_ENCRYPTION_KEYS = [KEY_A]
     with django_capture_on_commit_callbacks(execute=True):
         owner = make_client_user(phone=COMPANY_PHONE, fax=COMPANY_FAX)
@@ -316,9 +322,14 @@ def test_no_confidential_value_is_in_clear_anywhere_in_the_database(
         )
     secret = WebhookEndpoint.unscoped.get(pk=endpoint.pk).secret
     assert secret.startswith("whsec_")
+    staff_member = make_staff("support")
+    device = staff_actions.enrolment_device(staff_member)
+    passed = staff_actions.do_pass_second_factor(staff_member, code=current_code(device))
+    seed = (device.key, device.key.upper(), base64.b32encode(device.bin_key).decode())
+    codes = [c for code in passed.recovery_codes for c in (code, code.replace("-", ""))]
     values = list(database_values())
     assert ("accounts_organisation", "name", owner.tenant.name) in values
-    needles = [COMPANY_PHONE, COMPANY_FAX, CONTACT_PHONE, secret]
+    needles = [COMPANY_PHONE, COMPANY_FAX, CONTACT_PHONE, secret, *seed, *codes]
     needles += [n[2:] for n in (COMPANY_PHONE, COMPANY_FAX, CONTACT_PHONE)]
     assert mentions(*needles) == []
 
@@ -369,6 +380,7 @@ def test_reencrypt_fields_moves_every_value_to_the_new_key(make_client_user, set
         do_create_contact(owner.tenant, email="bob@example.com")
         endpoint = do_create_endpoint(owner.tenant, url="https://hooks.example.com/in", events=[])
     secret = WebhookEndpoint.unscoped.get(pk=endpoint.pk).secret
+    device = StaffTOTPDevice.objects.create(user=make_staff("support"), name="authenticator")
     key_a = encryption.current_key_id()
 
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
@@ -378,6 +390,7 @@ def test_reencrypt_fields_moves_every_value_to_the_new_key(make_client_user, set
     assert out.getvalue().splitlines() == [
         f"accounts.Organisation: 2 re-encrypted (fax 1, phone 1), 0 already under key {key_b}",
         f"audience.Contact: 1 re-encrypted (phone 1), 0 already under key {key_b}",
+        f"staff.StaffTOTPDevice: 1 re-encrypted (key 1), 0 already under key {key_b}",
         f"webhooks.WebhookEndpoint: 1 re-encrypted (secret 1), 0 already under key {key_b}",
     ]
     assert encryption.key_id_of(raw("audience_contact", "phone", contact.pk)) == key_b
@@ -390,12 +403,14 @@ def test_reencrypt_fields_moves_every_value_to_the_new_key(make_client_user, set
         assert Contact.objects.get(pk=contact.pk).phone == CONTACT_PHONE
         assert list(contacts_with_phone(CONTACT_PHONE)) == [contact]
     assert WebhookEndpoint.unscoped.get(pk=endpoint.pk).secret == secret
+    assert StaffTOTPDevice.objects.get(pk=device.pk).key == device.key
 
     again = StringIO()
     call_command("reencrypt_fields", stdout=again)
     assert again.getvalue().splitlines() == [
         f"accounts.Organisation: 0 re-encrypted (fax 0, phone 0), 2 already under key {key_b}",
         f"audience.Contact: 0 re-encrypted (phone 0), 1 already under key {key_b}",
+        f"staff.StaffTOTPDevice: 0 re-encrypted (key 0), 1 already under key {key_b}",
         f"webhooks.WebhookEndpoint: 0 re-encrypted (secret 0), 1 already under key {key_b}",
     ]
 

@@ -19,7 +19,8 @@ class Command(BaseCommand):
     help = (
         "Create a staff account with a role. It prints a one-time link to set the password "
         "(valid PASSWORD_RESET_TIMEOUT seconds), or asks for the password with --ask-password. "
-        "The second factor is set up at the first sign-in, from an office network."
+        "The second factor is set up at the first sign-in, from an office network: an "
+        "authenticator app (its key kept encrypted) and ten single-use recovery codes."
     )
 
     def add_arguments(self, parser):
@@ -54,4 +55,7 @@ class Command(BaseCommand):
                 },
             )
             self.stdout.write(f"Set the password (one time, expires) at {settings.SITE_URL}{link}")
-        self.stdout.write("Then sign in from an office network and set up the authenticator app.")
+        self.stdout.write(
+            "Then sign in from an office network, set up the authenticator app, and keep the ten "
+            "recovery codes shown then (they are shown once)."
+        )
