@@ -10,7 +10,7 @@ VENV := .venv/bin
 MANAGE := $(VENV)/python manage.py
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/infolettre
 
-.PHONY: run test test-sqlite test-postgres lint format bench install install-test messages clean
+.PHONY: run run-prod-local test test-sqlite test-postgres lint format bench install install-test messages clean
 
 $(UV):
 	@test -n "$(PY)" || { echo "Python 3.12 or newer is needed"; exit 1; }
@@ -42,6 +42,11 @@ run: install
 	$(MANAGE) collectstatic --noinput -v 0
 	@echo "Infolettre on $(SITE_URL)/ (caught mail: $(SITE_URL)/dev/outbox/)"
 	$(VENV)/honcho -f Procfile start -p $(PORT)
+
+# The production topology on this machine (settings.prod, PostgreSQL, Redis, 2 RQ workers, gunicorn,
+# scheduler, bounce server, a mail catcher); deploy/prod-local.sh says what it sets and relaxes.
+run-prod-local: install
+	deploy/prod-local.sh
 
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser of its own.
 /usr/bin/chromium:

@@ -45,3 +45,9 @@ elif env.bool("BEHIND_TLS_PROXY", default=False):
     )
 else:
     SECURE_PROXY_SSL_HEADER = None
+
+# RQ (TASKS_ON_REDIS) stops a task after its queue's DEFAULT_TIMEOUT, 180 seconds unless set: a
+# contact import of IMPORT_MAX_BYTES runs longer than that as one task. Campaign lanes hand over
+# every CAMPAIGN_LANE_SECONDS, so the longer limit holds no worker back.
+for _queue in globals().get("RQ_QUEUES", {}).values():
+    _queue.setdefault("DEFAULT_TIMEOUT", 6 * 60 * 60)
