@@ -330,6 +330,34 @@ def field_cells(html, obj):
     return {name: unescape(re.sub(r"<[^>]+>", "", cell)).strip() for name, cell in rows}
 
 
+# The example file ---------------------------------------------------------------------------------
+
+
+def production_settings_files(name="prod", seen=None):
+    """prod.py and every settings module it imports, directly or through another."""
+    seen = set() if seen is None else seen
+    path = ROOT / "infolettre" / "settings" / f"{name}.py"
+    seen.add(path)
+    for imported in re.findall(r"^from \.(\w+) import", path.read_text(), flags=re.M):
+        if ROOT / "infolettre" / "settings" / f"{imported}.py" not in seen:
+            production_settings_files(imported, seen)
+    return seen
+
+
+def test_the_example_environment_names_every_variable_production_reads_and_no_other():
+    """Each variable read by the production settings is in deploy/infolettre.env.example (set,
+    commented with its default, or named as not for production), and the file names no other."""
+    read = {
+        name
+        for path in production_settings_files()
+        for name in re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]*)"', path.read_text())
+    }
+    named = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)[=:]", ENV_EXAMPLE.read_text(), flags=re.M))
+    assert {p.name for p in production_settings_files()} >= {"prod.py", "base.py", "mail.py"}
+    assert sorted(read - named) == [], "add these to deploy/infolettre.env.example"
+    assert sorted(named - read) == ["DJANGO_SETTINGS_MODULE"]
+
+
 # (a) Outside the office -----------------------------------------------------------------------
 
 
