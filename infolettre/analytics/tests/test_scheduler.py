@@ -1,27 +1,37 @@
-"""The scheduler enqueues each periodic task once a day, when its local time has come."""
+"""The scheduler enqueues each periodic task once a day, when its local time has come, or every so
+many seconds."""
 
 import datetime
 import threading
+import time
 
 import pytest
 import time_machine
 from django.tasks import task
 
 from infolettre.analytics.models import DailyReport
-from infolettre.analytics.scheduler import Scheduler, due_tasks, parse_time
+from infolettre.analytics.scheduler import Scheduler, due_tasks, parse_interval, parse_time
 
 from .helpers import DAY, add_campaign_activity, local
 
 REPORT = "infolettre.analytics.tasks.send_daily_reports"
 TASKS = [(REPORT, "07:00")]
 RECORD = f"{__name__}.record_call"
+REPORT_AT_NINE = f"{__name__}.record_nine"
 CALLS = []
+NINE = []
 
 
 @task()
 def record_call():
     """A periodic task of the tests: it only counts its runs."""
     CALLS.append(1)
+
+
+@task()
+def record_nine():
+    """A daily periodic task of the tests: it only counts its runs."""
+    NINE.append(1)
 
 
 def test_a_task_is_not_due_before_its_local_time():
@@ -93,3 +103,57 @@ def test_the_scheduled_task_sends_yesterdays_report_in_the_morning(owner, mailou
 
     assert [message.to for message in mailoutbox] == [[owner.email]]
     assert list(DailyReport.unscoped.values_list("day", flat=True)) == [DAY]
+
+
+def test_an_interval_task_is_due_at_start_then_each_interval():
+    """'every 60s': due at once, then not until 60 seconds after it was last enqueued."""
+    tasks = [(RECORD, "every 60s")]
+    start = local(DAY, 9)
+    assert due_tasks(tasks, {}, start) == [RECORD]
+    assert due_tasks(tasks, {RECORD: start}, start + datetime.timedelta(seconds=59)) == []
+    assert due_tasks(tasks, {RECORD: start}, start + datetime.timedelta(seconds=60)) == [RECORD]
+
+
+def test_a_scheduler_enqueues_an_interval_task_every_interval_beside_the_daily_ones():
+    """Ticks 30 seconds apart enqueue an every-60-seconds task every other tick, for days on end,
+    while the daily task still goes once a day."""
+    CALLS.clear()
+    clock = [local(DAY, 6, 59)]
+    scheduler = Scheduler(
+        [(RECORD, "every 60s"), (REPORT_AT_NINE, "09:00")], clock=lambda: clock[0]
+    )
+    enqueued = []
+    for _ in range(8):
+        enqueued.append(scheduler.tick())
+        clock[0] += datetime.timedelta(seconds=30)
+    assert enqueued == [[RECORD], [], [RECORD], [], [RECORD], [], [RECORD], []]
+    assert len(CALLS) == 4
+    clock[0] = local(DAY, 9)
+    assert scheduler.tick() == [RECORD, REPORT_AT_NINE]
+    clock[0] = local(DAY, 9) + datetime.timedelta(seconds=30)
+    assert scheduler.tick() == []
+
+
+def test_a_wrong_interval_is_refused_at_start():
+    """'every 0s', 'every minute' or 'every 60' stop the scheduler at start."""
+    for wrong in ("every 0s", "every minute", "every 60", "every -5s"):
+        with pytest.raises(ValueError):
+            Scheduler([(RECORD, wrong)])
+    assert parse_interval("every 60s") == datetime.timedelta(seconds=60)
+    assert parse_interval("07:00") is None
+
+
+def test_the_loop_waits_no_longer_than_the_shortest_interval():
+    """An every-second task is enqueued about once a second, not once per 30-second tick."""
+    CALLS.clear()
+    scheduler = Scheduler([(RECORD, "every 1s")])
+    thread = threading.Thread(target=scheduler.run, kwargs={"tick_seconds": 30})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(CALLS) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+        thread.join(timeout=5)
+    assert len(CALLS) >= 2

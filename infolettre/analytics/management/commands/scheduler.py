@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 class Command(BaseCommand):
     help = (
         "Enqueue the periodic tasks (settings.PERIODIC_TASKS) once a day when their local time "
-        "comes; stop cleanly on SIGTERM or SIGINT."
+        "comes, or every N seconds ('every Ns'); stop cleanly on SIGTERM or SIGINT."
     )
 
     def add_arguments(self, parser):
