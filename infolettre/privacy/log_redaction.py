@@ -4,8 +4,9 @@ import logging
 import re
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Whole numbers only: a run of digits inside an identifier (a task id, a UUID) is not a phone.
-PHONE = re.compile(r"(?<![\w-])\+?\d[\d .()-]{7,}\d(?![\w-])")
+# Whole numbers only: a run of digits inside an identifier (a task id, a UUID) is not a phone, nor
+# is an ISO date (a task's argument, a report's day).
+PHONE = re.compile(r"(?<![\w-])(?!\d{4}-\d\d-\d\d(?!\d))\+?\d[\d .()-]{7,}\d(?![\w-])")
 
 
 def redact(text):

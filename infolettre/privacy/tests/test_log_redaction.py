@@ -35,3 +35,12 @@ def test_identifiers_with_digits_are_left_alone():
     """Task ids and UUIDs stay readable; they are not personal data."""
     line = "task 0f6b2c1e-1234-4567-8901-123456789012 and id=a12345678d2e74c"
     assert redact(line) == line
+
+
+def test_dates_are_left_alone_and_a_phone_beside_one_is_masked():
+    """A task's date argument stays readable; a phone number on the same line does not."""
+    assert (
+        redact("send_daily_report(1, '2026-11-24') at 2026-11-25 07:00:00")
+        == "send_daily_report(1, '2026-11-24') at 2026-11-25 07:00:00"
+    )
+    assert redact("on 2026-11-24 call 514-555-0123") == "on 2026-11-24 call [phone]"
