@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from infolettre.privacy.actions import do_record_consent, do_record_policy_acceptance
-from infolettre.privacy.audit import AuditAction, do_record_audit
+from infolettre.privacy.audit import SYSTEM, AuditAction, do_record_audit
 from infolettre.privacy.disclosures import do_pass_on_correction
 from infolettre.privacy.purposes import NEWSLETTER, SPECIAL_OFFERS
 
@@ -218,6 +218,14 @@ def do_accept_invitation(invitation, cleaned, password, *, consents, source):
     )
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
+    # The role is the inviter's grant; it takes effect now, as a staff account's at its creation.
+    do_record_audit(
+        invitation.invited_by or SYSTEM,
+        AuditAction.ROLE_CHANGE,
+        target=user,
+        tenant=invitation.tenant_id,
+        details={"from": "", "to": invitation.role, "invitation": invitation.pk},
+    )
     _record_signup_consents(user, consents, source)
     return user
 

@@ -13,6 +13,7 @@ from infolettre.errors import Conflict, Invalid
 from infolettre.schemas import ErrorOut
 
 from . import queries
+from .export import do_export_import_report
 from .importing import check_import_file, do_start_import, store_upload
 from .models import ConsentBasis, ImportMode, ImportStatus
 
@@ -181,13 +182,13 @@ def get_import_report(request, import_id: int):
     contact_import = queries.access_import_for_tenant(import_id)
     if not contact_import.report:
         raise Conflict(_("The report is ready once the import is done."), code="report_not_ready")
-    return report_response(contact_import)
+    return report_response(request.user, contact_import)
 
 
-def report_response(contact_import):
-    """Send an import's report as a CSV attachment."""
+def report_response(by, contact_import):
+    """Send an import's report as a CSV attachment, recorded as an export by the user `by`."""
     return FileResponse(
-        contact_import.report.open("rb"),
+        do_export_import_report(by, contact_import),
         as_attachment=True,
         filename=_("import-report-%(id)d.csv") % {"id": contact_import.pk},
         content_type="text/csv; charset=utf-8",

@@ -279,4 +279,4 @@ def import_report(request, import_id):
         return HttpResponseNotAllowed(["GET"])
     if not contact_import.report:
         raise Http404
-    return report_response(contact_import)
+    return report_response(request.user, contact_import)

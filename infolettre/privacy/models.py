@@ -350,6 +350,7 @@ class AuditAction(models.TextChoices):
     STAFF_SIGN_IN = "staff_sign_in", _("Staff sign-in")
     STAFF_SIGN_IN_FAILED = "staff_sign_in_failed", _("Staff sign-in failed")
     KEY_ROTATION = "key_rotation", _("Encryption key rotation")
+    POLICY_PUBLISHED = "policy_published", _("Privacy policy version published")
 
 
 class AuditEntry(AppendOnly):

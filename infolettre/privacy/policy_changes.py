@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from infolettre.accounts.errors import InvalidLink
 from infolettre.errors import Conflict, Invalid, NotFound
 
+from .audit import SUBJECT, SYSTEM, AuditAction, do_record_audit
 from .declaration import personal_field
 from .models import (
     ConsentEvent,
@@ -82,10 +83,13 @@ def check_new_uses(version, codes):
 
 @transaction.atomic
 def do_publish_policy_version(
-    version, summary_fr, summary_en, body_fr, body_en, new_uses=(), *, dry_run=False
+    version, summary_fr, summary_en, body_fr, body_en, new_uses=(), *, dry_run=False, by=SYSTEM
 ):
     """Publish a version now and queue its notice for every person it must reach; return
-    (the version, how many notices were queued). A dry run checks and counts, and changes nothing."""
+    (the version, how many notices were queued). A dry run checks and counts, and changes nothing.
+
+    by: the staff member who publishes, or SYSTEM (the command run without --by).
+    """
     version = str(version).strip()
     if not version or not body_fr.strip() or not body_en.strip():
         raise Invalid(_("A version needs a name and a text in French and in English."))
@@ -104,6 +108,12 @@ def do_publish_policy_version(
         new_uses=[p.code for p in purposes],
     )
     queued = do_queue_policy_notices(policy)
+    do_record_audit(
+        by,
+        AuditAction.POLICY_PUBLISHED,
+        target=policy,
+        details={"version": policy.version, "new_uses": policy.new_uses, "notices": queued},
+    )
     transaction.on_commit(lambda: send_policy_notices.enqueue(policy.pk))
     logger.info("Policy version %s published: %s notices queued", policy.pk, queued)
     return policy, queued
@@ -331,7 +341,12 @@ def has_refused(subject, code):
 def do_answer_new_use(subject, purpose, *, refused, source, policy=None):
     """Record a person's refusal of a new use (or their taking it back) in the consent ledger,
     with the words shown and the version that added the use; an unchanged answer records nothing.
-    Return the new ledger row, or None."""
+    Return the new ledger row, or None.
+
+    A refusal also goes to the audit trail as the person's own act (SUBJECT), from a notice's
+    signed link or the consents page alike: it binds what the operator may do with their
+    confidential data. Taking it back, like any consent given, stays in the ledger alone.
+    """
     if not purpose.refusable:
         raise Invalid(_("This purpose is not a use you may refuse."))
     if has_refused(subject, purpose.code) == refused:
@@ -349,6 +364,18 @@ def do_answer_new_use(subject, purpose, *, refused, source, policy=None):
         wording=str(refusal_wording(purpose) if refused else acceptance_wording(purpose)),
         source=source,
     )
+    if refused:
+        # The source is left out: a signed link's path holds its token.
+        do_record_audit(
+            SUBJECT,
+            AuditAction.CONSENT_REFUSAL,
+            target=subject,
+            details={
+                "purpose": purpose.code,
+                "version": policy.version,
+                "consent_event": event.pk,
+            },
+        )
     logger.info(
         "New use %s %s under policy %s",
         purpose.code,

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from infolettre.errors import InfolettreError
+from infolettre.privacy.audit import SYSTEM
 from infolettre.privacy.policy_changes import do_publish_policy_version, do_resume_policy_notices
 
 
@@ -36,6 +37,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--resume", metavar="VERSION", help="Send the notices still queued for a version."
         )
+        parser.add_argument(
+            "--by",
+            metavar="EMAIL",
+            help="The staff member who publishes, named in the audit trail (else the system).",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -46,6 +52,7 @@ class Command(BaseCommand):
             version = options["policy_version"]
             if not version or not options["body_fr"] or not options["body_en"]:
                 raise CommandError("--version, --body-fr and --body-en are required.")
+            by = _publisher(options["by"])
             policy, queued = do_publish_policy_version(
                 version,
                 options["summary_fr"],
@@ -54,6 +61,7 @@ class Command(BaseCommand):
                 _read(options["body_en"]),
                 new_uses=options["new_use"],
                 dry_run=options["dry_run"],
+                by=by,
             )
         except InfolettreError as e:
             details = "".join(f"\n  {d}" for d in e.details)
@@ -62,6 +70,18 @@ class Command(BaseCommand):
             self.stdout.write(f"Dry run: {queued} notices would be queued for version {version}.")
         else:
             self.stdout.write(f"Version {policy.version} published: {queued} notices queued.")
+
+
+def _publisher(email):
+    """The active staff account with this address, or SYSTEM when none is named."""
+    from infolettre.accounts.models import User
+
+    if not email:
+        return SYSTEM
+    user = User.objects.filter(email=email.strip().lower(), is_staff=True, is_active=True).first()
+    if user is None:
+        raise CommandError("--by names no active staff account.")
+    return user
 
 
 def _read(path):

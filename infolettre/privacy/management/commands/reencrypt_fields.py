@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from infolettre.privacy.audit import SYSTEM, AuditAction, do_record_audit
 from infolettre.privacy.encryption import (
     UnreadableValue,
     current_key_id,
@@ -27,8 +28,11 @@ class Command(BaseCommand):
         try:
             counts = reencrypt(batch_size=max(1, batch_size))
         except UnreadableValue as e:
-            # The batches before it are done; once the key is listed again, a new run goes on.
+            # The batches before it are done (and rewritten): the trail says a run stopped midway.
+            _record_rotation(key, completed=False)
+            # Once the key is listed again, a new run goes on.
             raise CommandError(str(e)) from e
+        _record_rotation(key, completed=True, counts=counts)
         for label, fields in sorted(counts.items()):
             resealed = sum(done for done, _ in fields.values())
             current = sum(kept for _, kept in fields.values())
@@ -36,3 +40,15 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{label}: {resealed} re-encrypted ({detail}), {current} already under key {key}"
             )
+
+
+def _record_rotation(key, *, completed, counts=None):
+    """Append the run to the audit trail: the key's id (not the key), and counts per field."""
+    details = {"credential": "field_encryption_keys", "key": key, "completed": completed}
+    if counts is not None:
+        details["fields"] = {
+            f"{label}.{name}": {"reencrypted": done, "already_current": kept}
+            for label, fields in sorted(counts.items())
+            for name, (done, kept) in sorted(fields.items())
+        }
+    do_record_audit(SYSTEM, AuditAction.KEY_ROTATION, details=details)
