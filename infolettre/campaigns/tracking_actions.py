@@ -5,11 +5,15 @@ per-recipient mode only) when that recipient first opened or clicked. The IP add
 agent are read to tell machines apart and are never stored, nor logged.
 """
 
+import contextlib
 import ipaddress
 import logging
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+import redis
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -27,6 +31,7 @@ from .models import (
     TrackingSettings,
 )
 from .tracking import LINK_SALT, OPEN_SALT, read_token
+from .tracking_counters import add_click, add_open, counters_client
 
 logger = logging.getLogger(__name__)
 
@@ -130,41 +135,148 @@ def do_set_tracking(user, *, count_opens_and_clicks, per_recipient):
 
 
 # Reading a hit -------------------------------------------------------------------------------
+# The click redirect and the pixel answer from the cache (Redis when REDIS_URL is set): a link's
+# address never changes once written, and a campaign keeps the mode of its launch. A miss reads the
+# table once and fills the cache; an id no longer in the tables (a deleted campaign) is remembered
+# as unknown for as long.
+
+LOOKUP_SECONDS = 600
+_UNKNOWN = ()
 
 
-def _delivery(campaign, message_id):
-    """The delivery a token names, in per-recipient mode only; one of another campaign is refused."""
-    if not message_id or campaign.tracking != PER_RECIPIENT_TRACKING:
-        return None
-    delivery = (
-        Delivery.unscoped.filter(message_id=uuid.UUID(message_id))
-        .only("pk", "tenant_id", "campaign_id", "contact_id", "sent_at")
-        .first()
-    )
-    if delivery is None or delivery.campaign_id != campaign.pk:
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    """What a click needs of a link: where it leads, and what and how its campaign counts."""
+
+    id: int
+    tenant_id: int
+    campaign_id: int
+    url: str
+    tracking: str
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignTarget:
+    """What an open needs of a campaign."""
+
+    id: int
+    tenant_id: int
+    tracking: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What a per-recipient hit needs of its delivery; ids and the time it was sent, nothing else."""
+
+    id: int
+    tenant_id: int
+    campaign_id: int
+    contact_id: int | None
+    sent_at: datetime | None
+
+
+def _cache_get_many(keys):
+    try:
+        if len(keys) == 1:  # GET costs less than MGET, and this is most hits
+            value = cache.get(keys[0])
+            return {} if value is None else {keys[0]: value}
+        return cache.get_many(keys)
+    except redis.RedisError:
+        return {}  # the tables answer while Redis is away
+
+
+def _cache_set(key, value):
+    with contextlib.suppress(redis.RedisError):
+        cache.set(key, value, LOOKUP_SECONDS)
+
+
+def _link_key(link_id):
+    return f"tracking:link:{link_id}"
+
+
+def _campaign_key(campaign_id):
+    return f"tracking:campaign:{campaign_id}"
+
+
+def _recipient_key(message_id):
+    return f"tracking:recipient:{message_id}"
+
+
+def _link(link_id, cached):
+    key = _link_key(link_id)
+    row = cached.get(key)
+    if row is None:
+        found = (
+            CampaignLink.unscoped.filter(pk=link_id)
+            .values_list("pk", "tenant_id", "campaign_id", "url", "campaign__tracking")
+            .first()
+        )
+        row = tuple(found) if found else _UNKNOWN
+        _cache_set(key, row)
+    if row == _UNKNOWN:
         raise InvalidLink()
-    return delivery
+    return LinkTarget(*row)
+
+
+def _campaign(campaign_id):
+    key = _campaign_key(campaign_id)
+    row = _cache_get_many([key]).get(key)
+    if row is None:
+        found = (
+            Campaign.unscoped.filter(pk=campaign_id)
+            .values_list("pk", "tenant_id", "tracking")
+            .first()
+        )
+        row = tuple(found) if found else _UNKNOWN
+        _cache_set(key, row)
+    if row == _UNKNOWN:
+        raise InvalidLink()
+    return CampaignTarget(*row)
+
+
+def _recipient(campaign_id, tracking, message_id, cached):
+    """The delivery a token names, in per-recipient mode only; one of another campaign is refused."""
+    if not message_id or tracking != PER_RECIPIENT_TRACKING:
+        return None
+    key = _recipient_key(message_id)
+    row = cached.get(key)
+    if row is None:
+        found = (
+            Delivery.unscoped.filter(message_id=uuid.UUID(message_id))
+            .values_list("pk", "tenant_id", "campaign_id", "contact_id", "sent_at")
+            .first()
+        )
+        row = tuple(found) if found else _UNKNOWN
+        # Only what cannot change is kept: a message not yet recorded as sent is read again.
+        if counters_client() is not None and (not found or found[4] is not None):
+            _cache_set(key, row)
+    if row == _UNKNOWN or row[2] != campaign_id:
+        raise InvalidLink()
+    return Recipient(*row)
 
 
 def read_click(token):
-    """(link, delivery or None) of a click token; InvalidLink when altered or unknown."""
+    """(LinkTarget, Recipient or None) of a click token; InvalidLink when altered or unknown."""
     parts = read_token(LINK_SALT, token)
-    link = CampaignLink.unscoped.select_related("campaign").filter(pk=parts.object_id).first()
-    if link is None:
-        raise InvalidLink()
-    return link, _delivery(link.campaign, parts.message_id)
+    keys = [_link_key(parts.object_id)]
+    if parts.message_id:
+        keys.append(_recipient_key(parts.message_id))
+    cached = _cache_get_many(keys)  # one round trip for both
+    link = _link(parts.object_id, cached)
+    return link, _recipient(link.campaign_id, link.tracking, parts.message_id, cached)
 
 
 def read_open(token):
-    """(campaign, delivery or None) of an open token; InvalidLink when altered or unknown."""
+    """(CampaignTarget, Recipient or None) of an open token; InvalidLink when altered or unknown."""
     parts = read_token(OPEN_SALT, token)
-    campaign = Campaign.unscoped.filter(pk=parts.object_id).first()
-    if campaign is None:
-        raise InvalidLink()
-    return campaign, _delivery(campaign, parts.message_id)
+    campaign = _campaign(parts.object_id)
+    cached = _cache_get_many([_recipient_key(parts.message_id)]) if parts.message_id else {}
+    return campaign, _recipient(campaign.id, campaign.tracking, parts.message_id, cached)
 
 
 # Counting ------------------------------------------------------------------------------------
+# With Redis, a hit is counted there and moved into the tables by the flush (tracking_counters);
+# without it, or when Redis does not answer, it is written to the tables at once.
 
 
 def _hour(now):
@@ -191,7 +303,7 @@ def _add_one(model, key_columns, values, machine):
         cursor.execute(sql, params)
 
 
-def _first_time(delivery, field, now):
+def _first_time(recipient, field, now):
     """Record a recipient's first open or click, and that the contact engaged (segments read it)."""
     other = "first_clicked_at" if field == "first_opened_at" else "first_opened_at"
     table = connection.ops.quote_name(DeliveryEngagement._meta.db_table)
@@ -203,39 +315,56 @@ def _first_time(delivery, field, now):
         f"COALESCE({table}.{field}, excluded.{field})"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [delivery.tenant_id, delivery.pk, delivery.campaign_id, prepared])
-    if delivery.contact_id is not None:
-        do_mark_engaged([delivery.contact_id], now)
+        cursor.execute(sql, [recipient.tenant_id, recipient.id, recipient.campaign_id, prepared])
+    if recipient.contact_id is not None:
+        do_mark_engaged([recipient.contact_id], now)
 
 
-@transaction.atomic
-def do_record_open(campaign, delivery, *, machine):
+def _counted_in_redis(add, target, recipient, machine, now):
+    """Count the hit in Redis when it is configured; False when the tables must take it."""
+    client = counters_client()
+    if client is None:
+        return False
+    try:
+        add(client, target, recipient, machine=machine, now=now)
+    except redis.RedisError:
+        logger.warning("Redis did not answer: a hit is written to the tables instead")
+        return False
+    return True
+
+
+def do_record_open(campaign, recipient, *, machine):
     """Count one open of a campaign; a person's also marks the recipient's first open."""
     now = timezone.now()
-    _add_one(
-        OpenCount,
-        ("campaign_id", "hour"),
-        {"tenant_id": campaign.tenant_id, "campaign_id": campaign.pk, "hour": _hour(now)},
-        machine,
-    )
-    if delivery is not None and not machine:
-        _first_time(delivery, "first_opened_at", now)
+    if _counted_in_redis(add_open, campaign, recipient, machine, now):
+        return
+    with transaction.atomic():
+        _add_one(
+            OpenCount,
+            ("campaign_id", "hour"),
+            {"tenant_id": campaign.tenant_id, "campaign_id": campaign.id, "hour": _hour(now)},
+            machine,
+        )
+        if recipient is not None and not machine:
+            _first_time(recipient, "first_opened_at", now)
 
 
-@transaction.atomic
-def do_record_click(link, delivery, *, machine):
+def do_record_click(link, recipient, *, machine):
     """Count one click on a link; a person's also marks the recipient's first click."""
     now = timezone.now()
-    _add_one(
-        ClickCount,
-        ("link_id", "hour"),
-        {
-            "tenant_id": link.tenant_id,
-            "campaign_id": link.campaign_id,
-            "link_id": link.pk,
-            "hour": _hour(now),
-        },
-        machine,
-    )
-    if delivery is not None and not machine:
-        _first_time(delivery, "first_clicked_at", now)
+    if _counted_in_redis(add_click, link, recipient, machine, now):
+        return
+    with transaction.atomic():
+        _add_one(
+            ClickCount,
+            ("link_id", "hour"),
+            {
+                "tenant_id": link.tenant_id,
+                "campaign_id": link.campaign_id,
+                "link_id": link.id,
+                "hour": _hour(now),
+            },
+            machine,
+        )
+        if recipient is not None and not machine:
+            _first_time(recipient, "first_clicked_at", now)

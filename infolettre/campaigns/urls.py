@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import (
+    hot_urls,
     views_campaigns,
     views_preferences,
     views_templates,
@@ -69,8 +70,7 @@ urlpatterns = [
     ),
     # Public: the unsubscribe link of every message (GET shows a button; POST is RFC 8058's one click).
     path("u/<str:token>/", views_unsubscribe.unsubscribe, name="unsubscribe"),
-    # Public: a campaign's click redirect and open pixel, when it counts them (see tracking.py).
-    path("t/c/<str:token>/", views_tracking.track_click, name="track_click"),
-    path("t/o/<str:token>.gif", views_tracking.track_open, name="track_open"),
+    # Public: a campaign's click redirect and open pixel, answered ahead of the middleware too.
+    *hot_urls.urlpatterns,
     path("u/<str:token>/preferences/", views_preferences.preferences, name="preferences"),
 ]

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -38,31 +38,38 @@ from .views_campaigns import _found
 
 # The smallest transparent GIF: 1×1, one colour.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NEVER_CACHED = "max-age=0, no-cache, no-store, must-revalidate, private"
 # Hours drawn one by one; a longer span is drawn by day.
 MAX_HOURLY_BUCKETS = 72
 
 
 def _private(response):
-    add_never_cache_headers(response)  # Cache-Control: …no-cache, no-store…
+    # What add_never_cache_headers writes, without parsing the header it has not yet got.
+    response["Cache-Control"] = NEVER_CACHED
     response["Referrer-Policy"] = "no-referrer"
+    # These answers skip XFrameOptionsMiddleware (infolettre/hot_routes.py).
+    response["X-Frame-Options"] = "DENY"
     return response
 
 
 def _invalid(request, error):
-    return _private(
-        render(request, "campaigns/tracking_invalid.html", {"message": error.message}, status=400)
-    )
+    # No LocaleMiddleware on the hot routes: the page speaks the browser's language itself.
+    with translation.override(translation.get_language_from_request(request)):
+        page = render(
+            request, "campaigns/tracking_invalid.html", {"message": error.message}, status=400
+        )
+    return _private(page)
 
 
 @require_http_methods(["GET", "HEAD"])
 def track_click(request, token):
     """Count a click and lead to the link's stored address; an altered token leads nowhere."""
     try:
-        link, delivery = read_click(token)
+        link, recipient = read_click(token)
     except InvalidLink as error:
         return _invalid(request, error)
-    if link.campaign.tracking != NO_TRACKING:
-        do_record_click(link, delivery, machine=is_machine(request, delivery, click=True))
+    if link.tracking != NO_TRACKING:
+        do_record_click(link, recipient, machine=is_machine(request, recipient, click=True))
     return _private(HttpResponseRedirect(link.url))
 
 
@@ -70,11 +77,11 @@ def track_click(request, token):
 def track_open(request, token):
     """Count an open and answer a transparent 1×1 image."""
     try:
-        campaign, delivery = read_open(token)
+        campaign, recipient = read_open(token)
     except InvalidLink as error:
         return _invalid(request, error)
     if campaign.tracking != NO_TRACKING:
-        do_record_open(campaign, delivery, machine=is_machine(request, delivery))
+        do_record_open(campaign, recipient, machine=is_machine(request, recipient))
     return _private(HttpResponse(PIXEL, content_type="image/gif"))
 
 

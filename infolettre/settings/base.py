@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The click redirect and the open pixel are answered here (infolettre/hot_routes.py says why).
+    "infolettre.hot_routes.HotRouteMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "infolettre.urls"
+# The routes HotRouteMiddleware answers ahead of the rest of the middleware.
+HOT_URLCONF = "infolettre.campaigns.hot_urls"
 WSGI_APPLICATION = "infolettre.wsgi.application"
 
 TEMPLATES = [
@@ -95,9 +99,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    # Django's Redis cache, reusing its redis-py client (infolettre/redis_cache.py says why).
+    CACHES = {"default": {"BACKEND": "infolettre.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # Shared by every process of the embedded default (sign-in throttling must see all workers).
     CACHES = {
@@ -273,6 +276,13 @@ RETENTION_OVERRIDES = {k: int(v) for k, v in env.dict("RETENTION_OVERRIDES", def
 PERIODIC_TASKS += [("infolettre.privacy.tasks.apply_retention", "03:00")]
 # Webhook retries are deferred tasks; this daily sweep catches any a crashed worker left behind.
 PERIODIC_TASKS += [("infolettre.webhooks.tasks.retry_due_webhooks", "04:30")]
+# With Redis, opens and clicks are counted there (keys under this prefix) and moved into the tables
+# every minute (campaigns.tracking_counters); without it they are written at once.
+TRACKING_COUNTER_PREFIX = env.str("TRACKING_COUNTER_PREFIX", default="infolettre:tracking")
+if REDIS_URL:
+    PERIODIC_TASKS += [
+        ("infolettre.campaigns.tracking_counters.flush_tracking_counters", "every 60s")
+    ]
 
 # Who runs this deployment: shown in the policy, in the footer and in every message.
 OPERATOR = {

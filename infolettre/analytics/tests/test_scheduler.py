@@ -2,6 +2,9 @@
 many seconds."""
 
 import datetime
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -157,3 +160,29 @@ def test_the_loop_waits_no_longer_than_the_shortest_interval():
         scheduler.stop()
         thread.join(timeout=5)
     assert len(CALLS) >= 2
+
+
+def test_with_redis_the_tracking_counters_are_flushed_every_minute():
+    """REDIS_URL set: PERIODIC_TASKS moves the counted opens and clicks into the tables every
+    60 seconds; without it, nothing is scheduled for them."""
+    program = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print([t for t in settings.PERIODIC_TASKS if 'tracking' in t[0]])"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "infolettre.settings.test"}
+    schedules = {}
+    for redis_url in ("redis://127.0.0.1:6379/15", ""):
+        result = subprocess.run(
+            [sys.executable, "-c", program],
+            env={**env, "REDIS_URL": redis_url},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        schedules[redis_url] = result.stdout.strip()
+    assert schedules == {
+        "redis://127.0.0.1:6379/15": (
+            "[('infolettre.campaigns.tracking_counters.flush_tracking_counters', 'every 60s')]"
+        ),
+        "": "[]",
+    }

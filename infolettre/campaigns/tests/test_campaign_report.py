@@ -25,9 +25,10 @@ READ_AT = datetime(2026, 3, 10, 14, 35, tzinfo=UTC)
 
 
 @pytest.fixture
-def sent(owner, campaign, smtp_server, client, django_capture_on_commit_callbacks):  # noqa: F811
+def sent(owner, campaign, smtp_server, client, django_capture_on_commit_callbacks, counting):  # noqa: F811
     """Four recipients, per-recipient counting: one refused at once, two open, one clicks, one
-    unsubscribes, one complains, and Apple's proxy loads one image."""
+    unsubscribes, one complains, and Apple's proxy loads one image. The report gives the same
+    figures whether the hits were written to the tables or counted in Redis first."""
     from infolettre.audience.actions import do_create_contact, do_subscribe
 
     with tenant_scope(owner.tenant):

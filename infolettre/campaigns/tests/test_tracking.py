@@ -26,6 +26,7 @@ from infolettre.campaigns.models import (
     SenderAddress,
     TrackingSettings,
 )
+from infolettre.campaigns.tests.counting import flush, redis_keys
 from infolettre.campaigns.tracking import LINK_SALT, links_in, rewrite_links
 from infolettre.campaigns.tracking_actions import do_set_tracking
 
@@ -143,7 +144,7 @@ def test_a_campaign_keeps_the_mode_it_was_launched_with(
 
 
 def test_click_redirects_to_the_stored_address_and_counts_a_person(
-    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks
+    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks, counting
 ):
     do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=False)
     launch(owner, campaign, django_capture_on_commit_callbacks)
@@ -154,6 +155,7 @@ def test_click_redirects_to_the_stored_address_and_counts_a_person(
     assert response["Referrer-Policy"] == "no-referrer"
     assert "no-store" in response["Cache-Control"]
     assert response.cookies == {}
+    flush()
     link = CampaignLink.unscoped.get(url="https://example.org/a?x=1&y=2")
     assert list(ClickCount.unscoped.values_list("link_id", "people", "machines")) == [
         (link.pk, 1, 0)
@@ -161,7 +163,7 @@ def test_click_redirects_to_the_stored_address_and_counts_a_person(
 
 
 def test_open_pixel_is_a_gif_and_counts_an_open(
-    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks
+    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks, counting
 ):
     do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=False)
     launch(owner, campaign, django_capture_on_commit_callbacks)
@@ -174,13 +176,14 @@ def test_open_pixel_is_a_gif_and_counts_an_open(
     assert "no-store" in response["Cache-Control"]
     assert response["Referrer-Policy"] == "no-referrer"
     assert response.cookies == {}
+    flush()
     assert list(OpenCount.unscoped.values_list("campaign_id", "people", "machines")) == [
         (campaign.pk, 2, 0)
     ]
 
 
 def test_a_tampered_token_gets_400_no_redirect_and_no_count(
-    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks
+    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks, counting
 ):
     do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=False)
     launch(owner, campaign, django_capture_on_commit_callbacks)
@@ -199,6 +202,7 @@ def test_a_tampered_token_gets_400_no_redirect_and_no_count(
         assert "Location" not in response
         assert response.cookies == {}
     assert client.get(pixel_path(html).replace(".gif", "x.gif")).status_code == 400
+    flush()
     assert ClickCount.unscoped.count() == 0
     assert OpenCount.unscoped.count() == 0
 
@@ -220,10 +224,10 @@ def test_an_address_not_in_the_campaign_cannot_be_reached(
 
 
 def test_no_raw_ip_address_or_user_agent_is_stored(
-    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks
+    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks, counting, settings
 ):
     """After opens and clicks in per-recipient mode, neither string is in any column of the
-    tracking tables, the deliveries or the campaign."""
+    tracking tables, the deliveries or the campaign, nor, on the way there, in Redis."""
     do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=True)
     launch(owner, campaign, django_capture_on_commit_callbacks)
     Delivery.unscoped.update(sent_at=timezone.now() - timedelta(minutes=5))
@@ -231,6 +235,9 @@ def test_no_raw_ip_address_or_user_agent_is_stored(
     headers = {"HTTP_USER_AGENT": BROWSER, "REMOTE_ADDR": ADDRESS}
     assert client.get(pixel_path(html), **headers).status_code == 200
     assert client.get(click_paths(html)[0], **headers).status_code == 302
+    held = str(redis_keys(settings.TRACKING_COUNTER_PREFIX)) if counting == "redis" else ""
+    assert "UNIQUEAGENT42" not in held and "Firefox" not in held and "203.0.113" not in held
+    flush()
     assert DeliveryEngagement.unscoped.count() == 1
     models = (
         TrackingSettings,
@@ -253,7 +260,7 @@ def test_no_raw_ip_address_or_user_agent_is_stored(
 
 
 def test_a_scanner_or_a_head_request_counts_as_a_machine(
-    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks
+    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks, counting
 ):
     do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=False)
     launch(owner, campaign, django_capture_on_commit_callbacks)
@@ -263,12 +270,13 @@ def test_a_scanner_or_a_head_request_counts_as_a_machine(
     assert client.head(click_paths(html)[0], HTTP_USER_AGENT=BROWSER).status_code == 302
     assert client.get(pixel_path(html), HTTP_USER_AGENT="GoogleImageProxy").status_code == 200
     assert client.get(pixel_path(html), HTTP_USER_AGENT=BROWSER, REMOTE_ADDR="17.58.1.2")
+    flush()
     assert list(ClickCount.unscoped.values_list("people", "machines")) == [(0, 2)]
     assert list(OpenCount.unscoped.values_list("people", "machines")) == [(0, 2)]
 
 
 def test_aggregate_mode_links_no_delivery_to_any_hit(
-    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks
+    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks, counting
 ):
     """Without the per-recipient switch, tokens name no message and no recipient is recorded."""
     do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=False)
@@ -279,13 +287,14 @@ def test_aggregate_mode_links_no_delivery_to_any_hit(
             assert delivery.message_id.hex not in html.split("/u/")[0]
         client.get(pixel_path(html), HTTP_USER_AGENT=BROWSER)
         client.get(click_paths(html)[0], HTTP_USER_AGENT=BROWSER)
+    flush()
     assert DeliveryEngagement.unscoped.count() == 0
     assert set(Contact.unscoped.values_list("engaged_at", flat=True)) == {None}
     assert list(OpenCount.unscoped.values_list("people", flat=True)) == [2]
 
 
 def test_per_recipient_mode_records_first_open_and_click_once_and_the_engagement(
-    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks
+    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks, counting
 ):
     do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=True)
     launch(owner, campaign, django_capture_on_commit_callbacks)
@@ -296,6 +305,7 @@ def test_per_recipient_mode_records_first_open_and_click_once_and_the_engagement
     for _ in range(2):
         client.get(pixel_path(html), HTTP_USER_AGENT=BROWSER)
         client.get(click_paths(html)[1], HTTP_USER_AGENT=BROWSER)
+    flush()
     engagement = DeliveryEngagement.unscoped.get()
     assert engagement.delivery_id == delivery.pk
     assert engagement.first_opened_at is not None and engagement.first_clicked_at is not None
@@ -308,18 +318,19 @@ def test_per_recipient_mode_records_first_open_and_click_once_and_the_engagement
 
 
 def test_a_click_seconds_after_sending_is_a_scanner_in_per_recipient_mode(
-    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks
+    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks, counting
 ):
     do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=True)
     launch(owner, campaign, django_capture_on_commit_callbacks)
     html, _text = sent_html(smtp_server)
     assert client.get(click_paths(html)[0], HTTP_USER_AGENT=BROWSER).status_code == 302
+    flush()
     assert list(ClickCount.unscoped.values_list("people", "machines")) == [(0, 1)]
     assert DeliveryEngagement.unscoped.count() == 0
 
 
 def test_a_recipient_token_of_another_campaign_is_refused(
-    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks
+    client, owner, campaign, smtp_server, django_capture_on_commit_callbacks, counting
 ):
     """A link id joined to the message id of another campaign's delivery leads nowhere."""
     do_set_tracking(owner, count_opens_and_clicks=True, per_recipient=True)
@@ -337,6 +348,7 @@ def test_a_recipient_token_of_another_campaign_is_refused(
 
     response = client.get(f"/t/c/{link_part}.{recipient_part(foreign)}/")
     assert response.status_code == 400
+    flush()
     assert ClickCount.unscoped.count() == 0
 
 
