@@ -3,16 +3,24 @@
 The token signs the delivery's random message id, nothing else: no address, no expiry. It keeps
 working as long as the delivery row is kept (400 days), far beyond the 60 days the law asks for;
 a rotated SECRET_KEY still reads it when the old key is listed in SECRET_KEY_FALLBACKS.
+
+The page a GET shows is built from the cache when it holds it (no database statement): what it
+names (the organisation, the masked address) for ten minutes, whether the address is already
+suppressed for one minute only, so a suppression lifted elsewhere (the preference centre) shows
+here within a minute. The POST always reads and writes the tables, in one transaction.
 """
 
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Exists, Q
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +36,7 @@ from infolettre.audience.models import (
     SuppressionReason,
 )
 
-from .models import Delivery
+from .models import Campaign, Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +47,10 @@ MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
 PAGE = "page"
 ONE_CLICK = "one_click"
 MAILTO = "mailto"
+
+# How long the GET page's facts are kept in the cache (see the module's docstring).
+PAGE_SECONDS = 600
+STATE_SECONDS = 60
 
 
 def _signer():
@@ -72,16 +84,81 @@ def delivery_for_message_id(hex_id):
     )
 
 
-def read_token(token):
-    """The delivery an unsubscribe token was made for; InvalidLink when it was altered or is unknown."""
+def _message_id(token):
     try:
-        hex_id = _signer().unsign(token)
+        return _signer().unsign(token).lower()
     except signing.BadSignature:
         raise InvalidLink(_("This unsubscribe link is damaged.")) from None
-    delivery = delivery_for_message_id(hex_id)
+
+
+def _known(delivery):
     if delivery is None:
         raise InvalidLink(_("This unsubscribe link is no longer valid."))
     return delivery
+
+
+def read_token(token):
+    """The delivery an unsubscribe token was made for; InvalidLink when it was altered or is unknown."""
+    return _known(delivery_for_message_id(_message_id(token)))
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What the unsubscribe page names: the organisation (name, address, website), the masked
+    address, and whether the address is suppressed already."""
+
+    organisation: dict
+    masked_email: str
+    unsubscribed: bool
+
+
+def _page_key(hex_id):
+    return f"unsubscribe:page:{hex_id}"
+
+
+def _state_key(hex_id):
+    return f"unsubscribe:done:{hex_id}"
+
+
+def _named(delivery):
+    tenant = delivery.tenant
+    return {
+        "organisation": {"name": tenant.name, "address": tenant.address, "website": tenant.website},
+        "masked_email": mask_email(delivery.email),
+        "tenant_id": delivery.tenant_id,
+        # A keyed hash, not the address: enough to look the suppression up again.
+        "email_hash": suppression_hash(delivery.email),
+    }
+
+
+def _suppressed(tenant_id, email_hash):
+    return Suppression.unscoped.filter(tenant_id=tenant_id, email_hash=email_hash).exists()
+
+
+def _remember(hex_id, named, unsubscribed):
+    cache.set_many({_page_key(hex_id): named}, PAGE_SECONDS)
+    cache.set(_state_key(hex_id), unsubscribed, STATE_SECONDS)
+
+
+def read_page(token):
+    """What the GET page shows for a token, from the cache when it has it; InvalidLink as read_token."""
+    hex_id = _message_id(token)
+    cached = cache.get_many([_page_key(hex_id), _state_key(hex_id)])
+    named, unsubscribed = cached.get(_page_key(hex_id)), cached.get(_state_key(hex_id))
+    if named is None:
+        delivery = _known(delivery_for_message_id(hex_id))
+        named = _named(delivery)
+    if unsubscribed is None:
+        unsubscribed = _suppressed(named["tenant_id"], named["email_hash"])
+    if len(cached) < 2:
+        _remember(hex_id, named, unsubscribed)
+    return PageFacts(named["organisation"], named["masked_email"], unsubscribed)
+
+
+def page_facts(delivery):
+    """What the page names after a POST: the address is unsubscribed."""
+    named = _named(delivery)
+    return PageFacts(named["organisation"], named["masked_email"], True)
 
 
 def mask_email(email):
@@ -90,27 +167,28 @@ def mask_email(email):
     return f"{local[:1]}***@{domain}"
 
 
-def is_unsubscribed(delivery):
-    """Whether the delivery's address is on its client's suppression list."""
-    return Suppression.unscoped.filter(
-        tenant_id=delivery.tenant_id, email_hash=suppression_hash(delivery.email)
-    ).exists()
-
-
 def _subscriptions(delivery):
-    contact = delivery.contact
-    if contact is None:
+    """The recipient's current subscriptions to the campaign's lists, read in one statement."""
+    contact_id = delivery.contact_id
+    if contact_id is None:
         # The contact was erased or unlinked; one added again with the same address is the person.
-        contact = Contact.unscoped.filter(
-            tenant_id=delivery.tenant_id, email__iexact=delivery.email
-        ).first()
-    if contact is None:
+        contact_id = (
+            Contact.unscoped.filter(tenant_id=delivery.tenant_id, email__iexact=delivery.email)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    if contact_id is None:
         return Subscription.unscoped.none()
-    subscriptions = Subscription.unscoped.filter(tenant_id=delivery.tenant_id, contact=contact)
-    list_ids = list(delivery.campaign.lists.values_list("pk", flat=True))
-    if list_ids:  # a campaign without lists went to every list
-        subscriptions = subscriptions.filter(mailing_list_id__in=list_ids)
-    return subscriptions.exclude(status=SubscriptionStatus.UNSUBSCRIBED)
+    campaign_lists = Campaign.lists.through.objects.filter(campaign_id=delivery.campaign_id).values(
+        "mailinglist_id"
+    )
+    return (
+        Subscription.unscoped.filter(tenant_id=delivery.tenant_id, contact_id=contact_id)
+        # A campaign without lists went to every list.
+        .filter(Q(mailing_list_id__in=campaign_lists) | ~Exists(campaign_lists))
+        .exclude(status=SubscriptionStatus.UNSUBSCRIBED)
+        .select_related("contact")
+    )
 
 
 def do_unsubscribe_recipient(delivery, *, source):
@@ -126,4 +204,7 @@ def do_unsubscribe_recipient(delivery, *, source):
         Delivery.unscoped.filter(pk=delivery.pk, unsubscribed_at__isnull=True).update(
             unsubscribed_at=timezone.now()
         )
+        # The page opened again says so at once, without the database.
+        hex_id, named = delivery.message_id.hex, _named(delivery)
+        transaction.on_commit(lambda: _remember(hex_id, named, True))
     logger.info("Unsubscribe received (%s) for tenant %s", source, delivery.tenant_id)

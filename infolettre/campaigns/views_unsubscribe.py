@@ -16,8 +16,8 @@ from .unsubscribe import (
     ONE_CLICK,
     PAGE,
     do_unsubscribe_recipient,
-    is_unsubscribed,
-    mask_email,
+    page_facts,
+    read_page,
     read_token,
 )
 
@@ -38,15 +38,20 @@ def _page(request, template, status=200, **context):
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request, token):
+    """GET: the button, from the cache when it can; POST: unsubscribe at once, in the tables."""
     try:
-        delivery = read_token(token)
+        if request.method == "POST":
+            delivery = read_token(token)
+            one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+            do_unsubscribe_recipient(delivery, source=ONE_CLICK if one_click else PAGE)
+            facts = page_facts(delivery)
+        else:
+            facts = read_page(token)
     except InvalidLink as e:
         return _page(request, "unsubscribe_invalid", status=400, message=e.message)
-    context = {"organisation": delivery.tenant, "masked_email": mask_email(delivery.email)}
-    if request.method == "POST":
-        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-        do_unsubscribe_recipient(delivery, source=ONE_CLICK if one_click else PAGE)
-        return _page(request, "unsubscribe_done", **context)
-    if is_unsubscribed(delivery):
-        return _page(request, "unsubscribe_done", **context)
-    return _page(request, "unsubscribe", **context)
+    return _page(
+        request,
+        "unsubscribe_done" if facts.unsubscribed else "unsubscribe",
+        organisation=facts.organisation,
+        masked_email=facts.masked_email,
+    )

@@ -305,3 +305,54 @@ def test_mask_email_keeps_the_first_letter_and_the_domain():
     """j***@example.com."""
     assert mask_email("jeanne@example.com") == "j***@example.com"
     assert mask_email("x@example.org") == "x***@example.org"
+
+
+def test_the_page_seen_again_reads_no_table(client, delivery, url, django_assert_num_queries):
+    """The second GET of a link (a person after their mail scanner) is built from the cache."""
+    first = client.get(url)
+    with django_assert_num_queries(0):
+        again = client.get(url)
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert again.templates[0].name == "campaigns/unsubscribe.html"
+
+
+def test_the_page_after_unsubscribing_reads_no_table(
+    delivery, url, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """Once the POST is committed, the page opened again says so without the database."""
+    client = Client(enforce_csrf_checks=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, ONE_CLICK_BODY, content_type="application/x-www-form-urlencoded")
+    with django_assert_num_queries(0):
+        response = client.get(url)
+    assert response.templates[0].name == "campaigns/unsubscribe_done.html"
+    assert "<button" not in response.content.decode()
+
+
+def test_the_one_click_post_is_a_few_statements(owner, url, django_assert_max_num_queries):
+    """Leaving two lists at once reads the send record, the two subscriptions, and writes the
+    lists, the suppression and the send record: no more than 13 statements, savepoints included."""
+    client = Client(enforce_csrf_checks=True)
+    with django_assert_max_num_queries(13):
+        response = client.post(
+            url, ONE_CLICK_BODY, content_type="application/x-www-form-urlencoded"
+        )
+    assert response.status_code == 200
+    assert statuses(owner.tenant) == {"News": "unsubscribed", "Events": "unsubscribed"}
+
+
+def test_a_suppression_lifted_elsewhere_shows_here_within_a_minute(
+    owner, delivery, url, django_capture_on_commit_callbacks
+):
+    """The page keeps "unsubscribed" for a minute at most: after a suppression is lifted (the
+    person rejoined a list), the button is back as soon as the minute is over."""
+    client = Client(enforce_csrf_checks=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url)
+    Suppression.unscoped.filter(tenant=owner.tenant).delete()
+    now = timezone.now()
+    with time_machine.travel(now + timedelta(seconds=30)):
+        assert client.get(url).templates[0].name == "campaigns/unsubscribe_done.html"
+    with time_machine.travel(now + timedelta(seconds=61)):
+        assert client.get(url).templates[0].name == "campaigns/unsubscribe.html"

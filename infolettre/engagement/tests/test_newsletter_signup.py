@@ -246,3 +246,11 @@ def test_signing_up_again_while_subscribed_sends_nothing(
     assert mailoutbox == []
     assert NewsletterSubscriber.objects.get().name == "Léa Tremblay"
     assert newsletter_events().count() == 1
+
+
+def test_the_signup_page_reads_no_table(client, db, django_assert_num_queries):
+    """The form is served without the database: a crowd opening it costs no query."""
+    with django_assert_num_queries(0):
+        response = client.get("/bulletin/")
+    assert response.status_code == 200
+    assert 'name="email"' in response.content.decode()
