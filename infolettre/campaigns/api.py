@@ -24,6 +24,7 @@ from .campaign_queries import (
     campaigns_with_counts,
 )
 from .campaign_queries import senders as all_senders
+from .delays import campaign_delay
 from .models import CampaignStatus
 from .schemas import (
     CampaignIn,
@@ -78,6 +79,8 @@ def _counted(campaign):
 def _campaign_out(campaign):
     campaign = access_campaign_for_tenant(campaign.pk)
     campaign.list_ids = sorted(campaign.lists.values_list("pk", flat=True))
+    delay = campaign_delay(campaign)
+    campaign.delay = delay and {**vars(delay), "message": delay.message()}
     return _counted(campaign)
 
 

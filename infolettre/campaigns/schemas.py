@@ -96,12 +96,28 @@ class CampaignSummaryOut(Schema):
         }
 
 
+class CampaignDelayOut(Schema):
+    code: str = Field(
+        ...,
+        description="retries_pending: the mail server refused or could not be reached, the waiting "
+        "messages are tried again at retry_at; not_sending: messages are due but none leaves (the "
+        "task queue or the mail server is unreachable, or no sending process runs).",
+    )
+    message: str
+    since: datetime = Field(..., description="When a message last left (or sending started).")
+    retry_at: datetime | None
+
+
 class CampaignOut(CampaignSummaryOut):
     reply_to: str
     list_ids: list[int]
     segment_id: int | None
     template_id: int | None
     html: str
+    delay: CampaignDelayOut | None = Field(
+        None,
+        description="Present while a campaign being sent is late: no message left for a while.",
+    )
 
 
 class SenderIn(StrictSchema):

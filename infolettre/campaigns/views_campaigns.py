@@ -43,6 +43,7 @@ from .campaign_queries import (
     progress,
 )
 from .campaign_queries import senders as all_senders
+from .delays import campaign_delay
 from .errors import TemplateError, WrongCampaignState
 from .models import CampaignStatus, Template
 from .pipeline import resolve_recipients
@@ -298,7 +299,12 @@ def _blockers(campaign):
 
 def _live(campaign):
     counts = campaign_counts(campaign)
-    return {"counts": counts, "progress": progress(counts)}
+    delay = campaign_delay(campaign)
+    return {
+        "counts": counts,
+        "progress": progress(counts),
+        "delay_message": delay.message() if delay else "",
+    }
 
 
 @client_page

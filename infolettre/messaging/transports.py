@@ -104,6 +104,11 @@ class Transport:
     def close(self):
         pass
 
+    def abort(self):
+        """Drop the connection at once, after a failure in the middle of a message."""
+        self.__dict__.pop("_pending", None)
+        self.close()
+
     def send(self, message, commit):
         """Send one message and return its outcome."""
         outcome = []
@@ -199,6 +204,14 @@ class SMTPTransport(Transport):
                 self.connection.quit()
             except (smtplib.SMTPException, OSError):
                 self.connection.close()
+            self.connection = None
+
+    def abort(self):
+        # No QUIT: in the middle of DATA the server would take it for the message's text and wait
+        # for the final dot. Without that dot the server keeps nothing of the message.
+        self.__dict__.pop("_pending", None)
+        if self.connection is not None:
+            self.connection.close()
             self.connection = None
 
     def deliver(self, message, commit):

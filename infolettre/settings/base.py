@@ -115,6 +115,9 @@ if REDIS_URL and env.bool("TASKS_ON_REDIS", default=False):
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     RQ_QUEUES = {"default": {"URL": REDIS_URL}}
     INSTALLED_APPS.append("django_rq")
+    RQ = {"WORKER_CLASS": "infolettre.rq_worker.Worker"}
+# How often an RQ worker checks that the scheduler of deferred tasks runs (infolettre/rq_worker.py).
+RQ_MAINTENANCE_SECONDS = env.int("RQ_MAINTENANCE_SECONDS", default=60)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
@@ -253,6 +256,9 @@ CAMPAIGN_CLAIM_SECONDS = env.int("CAMPAIGN_CLAIM_SECONDS", default=300)
 CAMPAIGN_RATE_PER_SECOND = env.int("CAMPAIGN_RATE_PER_SECOND", default=0)
 CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
 CAMPAIGN_RETRY_SECONDS = env.int("CAMPAIGN_RETRY_SECONDS", default=60)
+# A campaign under way from which no message has left for this long is shown as delayed, and the
+# watchdog (campaigns.tasks.restart_stalled_campaigns) restarts its lanes if messages are due.
+CAMPAIGN_STALL_SECONDS = env.int("CAMPAIGN_STALL_SECONDS", default=120)
 # Return paths (VERP) and one-click mailto unsubscribes use this domain; its MX is the bounce server.
 BOUNCE_DOMAIN = env.str("BOUNCE_DOMAIN", default="bounces.infolettre.local")
 BOUNCE_SERVER_HOST = env.str("BOUNCE_SERVER_HOST", default="127.0.0.1")
@@ -276,6 +282,9 @@ RETENTION_OVERRIDES = {k: int(v) for k, v in env.dict("RETENTION_OVERRIDES", def
 PERIODIC_TASKS += [("infolettre.privacy.tasks.apply_retention", "03:00")]
 # Webhook retries are deferred tasks; this daily sweep catches any a crashed worker left behind.
 PERIODIC_TASKS += [("infolettre.webhooks.tasks.retry_due_webhooks", "04:30")]
+# Campaign lanes die with their worker, the database connection or the task queue: every minute the
+# watchdog restarts the lanes of campaigns whose messages stopped leaving.
+PERIODIC_TASKS += [("infolettre.campaigns.tasks.restart_stalled_campaigns", "every 60s")]
 # With Redis, opens and clicks are counted there (keys under this prefix) and moved into the tables
 # every minute (campaigns.tracking_counters); without it they are written at once.
 TRACKING_COUNTER_PREFIX = env.str("TRACKING_COUNTER_PREFIX", default="infolettre:tracking")
