@@ -351,6 +351,8 @@ class AuditAction(models.TextChoices):
     STAFF_SIGN_IN_FAILED = "staff_sign_in_failed", _("Staff sign-in failed")
     KEY_ROTATION = "key_rotation", _("Encryption key rotation")
     POLICY_PUBLISHED = "policy_published", _("Privacy policy version published")
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated", _("Recovery codes regenerated")
+    SECOND_FACTOR_RESET = "second_factor_reset", _("Second factor reset")
 
 
 class AuditEntry(AppendOnly):

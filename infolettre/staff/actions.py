@@ -3,8 +3,10 @@
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
@@ -13,7 +15,7 @@ from infolettre.accounts.models import StaffRole, User
 from infolettre.privacy.audit import SYSTEM, do_record_audit
 from infolettre.privacy.models import AuditAction
 
-from .errors import ReasonRequired, WrongCode
+from .errors import OwnSecondFactorReset, ReasonRequired, ResetReasonRequired, WrongCode
 from .models import AccessGrant, StaffRecoveryCode, StaffTOTPDevice
 from .need_to_know import display_value
 
@@ -172,14 +174,64 @@ def do_regenerate_recovery_codes(user):
     """Replace the staff member's recovery codes with new ones; return them, to show once."""
     replaced = StaffRecoveryCode.objects.filter(user=user, used_at=None).count()
     codes = _replace_recovery_codes(user)
-    # No audit code is closer: replacing the codes rotates the account's fall-back credential.
     do_record_audit(
         user,
-        AuditAction.KEY_ROTATION,
+        AuditAction.RECOVERY_CODES_REGENERATED,
         target=user,
-        details={"credential": "recovery_codes", "made": len(codes), "unused_replaced": replaced},
+        details={"made": len(codes), "unused_replaced": replaced},
     )
     return codes
+
+
+def _end_sessions(user):
+    """Delete every live session signed in as `user`; return how many there were.
+
+    Sessions are kept in the database (Django's default engine) and their content is encoded, so
+    each live one is read: a rare act of an administrator, not a page anyone opens often.
+    """
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    user_id = str(user.pk)
+    live = (
+        store.get_model_class()
+        .objects.filter(expire_date__gt=timezone.now())
+        .values_list("session_key", "session_data")
+    )
+    keys = [
+        key for key, data in live.iterator() if store().decode(data).get(SESSION_KEY) == user_id
+    ]
+    for key in keys:
+        # Through the store, so that an engine that also caches sessions forgets them too.
+        store().delete(key)
+    return len(keys)
+
+
+@transaction.atomic
+def do_reset_second_factor(actor, staff_user, reason):
+    """Delete a staff member's authenticator and recovery codes and sign them out everywhere.
+
+    Their next sign-in sets up a new app, as a first one does. `actor` is an administrator, who
+    may not reset their own (another administrator must), or SYSTEM (the command, for when no
+    other administrator can).
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ResetReasonRequired()
+    if getattr(actor, "pk", None) == staff_user.pk:
+        raise OwnSecondFactorReset()
+    devices = StaffTOTPDevice.objects.filter(user=staff_user).delete()[0]
+    codes = StaffRecoveryCode.objects.filter(user=staff_user).delete()[0]
+    sessions = _end_sessions(staff_user)
+    do_record_audit(
+        actor,
+        AuditAction.SECOND_FACTOR_RESET,
+        target=staff_user,
+        reason=reason,
+        details={
+            "devices_deleted": devices,
+            "recovery_codes_deleted": codes,
+            "sessions_ended": sessions,
+        },
+    )
 
 
 def do_record_staff_sign_in_failure(user, *, step="code"):

@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
-from infolettre.errors import Invalid
+from infolettre.errors import Forbidden, Invalid
 
 
 class WrongCode(Invalid):
@@ -11,3 +11,13 @@ class WrongCode(Invalid):
 class ReasonRequired(Invalid):
     code = "reason_required"
     message = _("Say why you need to see this value.")
+
+
+class ResetReasonRequired(Invalid):
+    code = "reset_reason_required"
+    message = _("Say why this staff member's second factor is reset.")
+
+
+class OwnSecondFactorReset(Forbidden):
+    code = "own_second_factor_reset"
+    message = _("Another administrator must reset your own second factor.")

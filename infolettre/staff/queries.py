@@ -1,17 +1,34 @@
 """What the staff area reads: across tenants on purpose, and a client's lists only under a grant."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from infolettre.accounts.models import Organisation, User
 from infolettre.audience.models import Contact, MailingList
 from infolettre.errors import NotFound
 
-from .models import AccessGrant
+from .models import AccessGrant, StaffTOTPDevice
 
 
 def organisations():
     return Organisation.objects.annotate(user_count=Count("users")).order_by("name", "id")
+
+
+def staff_members():
+    """Every staff account, each with whether its authenticator app is set up."""
+    set_up = StaffTOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    return (
+        User.objects.filter(is_staff=True)
+        .annotate(has_second_factor=Exists(set_up))
+        .order_by("name", "id")
+    )
+
+
+def access_staff_member(staff_user_id):
+    staff_user = User.objects.filter(pk=staff_user_id, is_staff=True).first()
+    if staff_user is None:
+        raise NotFound()
+    return staff_user
 
 
 def access_organisation(organisation_id):

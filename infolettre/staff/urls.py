@@ -24,6 +24,11 @@ urlpatterns = [
         views.change_staff_role,
         name="change_staff_role",
     ),
+    path(
+        "equipe/personnel/<int:staff_user_id>/deuxieme-facteur/",
+        views.reset_second_factor,
+        name="reset_second_factor",
+    ),
     # A client owner lets staff see their lists for a support case.
     path("compte/acces-soutien/", views_account.support_access, name="support_access"),
     path(

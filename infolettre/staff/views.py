@@ -26,7 +26,7 @@ from infolettre.errors import NotFound
 
 from . import actions, queries
 from .access import is_verified, office_only, staff_page
-from .errors import ReasonRequired, WrongCode
+from .errors import OwnSecondFactorReset, ReasonRequired, ResetReasonRequired, WrongCode
 from .need_to_know import field_view, field_views, revealable
 from .networks import client_ip
 
@@ -264,10 +264,7 @@ def personnel(request):
     return render(
         request,
         "staff/personnel.html",
-        {
-            "staff": User.objects.filter(is_staff=True).order_by("name", "id"),
-            "roles": StaffRole.choices,
-        },
+        {"staff": queries.staff_members(), "roles": StaffRole.choices},
     )
 
 
@@ -287,3 +284,46 @@ def change_staff_role(request, staff_user_id):
         _("%(name)s is now %(role)s.") % {"name": staff_user.name, "role": StaffRole(role).label},
     )
     return redirect("staff:personnel")
+
+
+@staff_page(ADMINISTRATOR)
+def reset_second_factor(request, staff_user_id):
+    """Ask why, then delete another staff member's second factor and sign them out everywhere."""
+    try:
+        staff_user = queries.access_staff_member(staff_user_id)
+    except NotFound:
+        raise Http404 from None
+    error, status, reason = "", 200, ""
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        try:
+            actions.do_reset_second_factor(request.user, staff_user, reason)
+        except ResetReasonRequired as e:
+            error, status = str(e.message), 400
+        except OwnSecondFactorReset as e:
+            error, status = str(e.message), 403
+        else:
+            messages.success(
+                request,
+                _(
+                    "The second factor of %(name)s is reset and they are signed out; they set up "
+                    "their app again at their next sign-in."
+                )
+                % {"name": staff_user.name},
+            )
+            return redirect("staff:personnel")
+    elif staff_user.pk == request.user.pk:
+        error, status = str(OwnSecondFactorReset.message), 403
+    return render(
+        request,
+        "staff/reset_second_factor.html",
+        {
+            "member": staff_user,
+            "own": staff_user.pk == request.user.pk,
+            "device": actions.confirmed_device(staff_user),
+            "recovery_codes_left": actions.unused_recovery_codes(staff_user),
+            "error": error,
+            "reason": reason,
+        },
+        status=status,
+    )

@@ -113,6 +113,7 @@ ACCESS = [
     ("web:staff:reveal", NOBODY),
     ("web:staff:personnel", staff("administrator")),
     ("web:staff:change_staff_role", staff("administrator")),
+    ("web:staff:reset_second_factor", staff("administrator")),  # another member's, never one's own
     # The API: public operations; staff have no API at all.
     ("api:POST /api/v1/auth/register", EVERYONE),
     ("api:POST /api/v1/auth/confirm", EVERYONE),

@@ -741,13 +741,43 @@ def test_re_encrypting_under_a_new_key_is_recorded_with_the_key_id_and_counts(
     assert details_since(stopped)[0]["completed"] is False
 
 
-def test_replacing_recovery_codes_is_recorded_as_a_key_rotation(support):
+def test_replacing_recovery_codes_is_recorded_under_its_own_code(support):
+    """Not as a key rotation: that code means the encryption keys."""
     client = staff_client(support)
     before = mark()
     assert client.post("/equipe/compte/codes-de-secours/").status_code == 200
     assert appended(before) == [
-        ("key_rotation", support.pk, "staff:support", f"accounts.User:{support.pk}", None)
+        (
+            "recovery_codes_regenerated",
+            support.pk,
+            "staff:support",
+            f"accounts.User:{support.pk}",
+            None,
+        )
     ]
+    assert details_since(before) == [{"made": 10, "unused_replaced": 0}]
+
+
+def test_resetting_a_staff_second_factor_is_recorded_by_the_administrator_or_the_system(
+    administrator, support
+):
+    """From the staff list by an administrator, or by the command as the system; the reason is
+    kept, a refused attempt (no reason) records nothing."""
+    client = staff_client(administrator)
+    url = f"/equipe/personnel/{support.pk}/deuxieme-facteur/"
+    before = mark()
+    assert client.post(url, {"reason": ""}).status_code == 400
+    assert appended(before) == []
+    assert client.post(url, {"reason": CASE}).status_code == 302
+    call_command("reset_staff_second_factor", support.email, "--reason", CASE, stdout=io.StringIO())
+    target = f"accounts.User:{support.pk}"
+    assert appended(before) == [
+        ("second_factor_reset", administrator.pk, "staff:administrator", target, None),
+        ("second_factor_reset", None, "system", target, None),
+    ]
+    assert list(
+        AuditEntry.objects.filter(sequence__gt=before).values_list("reason", flat=True)
+    ) == [CASE, CASE]
 
 
 def test_staff_second_factor_passes_and_failures_are_recorded(support):
@@ -821,8 +851,13 @@ COVERAGE = {
     AuditAction.STAFF_SIGN_IN: [test_staff_second_factor_passes_and_failures_are_recorded],
     AuditAction.STAFF_SIGN_IN_FAILED: [test_staff_second_factor_passes_and_failures_are_recorded],
     AuditAction.KEY_ROTATION: [
-        test_re_encrypting_under_a_new_key_is_recorded_with_the_key_id_and_counts,
-        test_replacing_recovery_codes_is_recorded_as_a_key_rotation,
+        test_re_encrypting_under_a_new_key_is_recorded_with_the_key_id_and_counts
+    ],
+    AuditAction.RECOVERY_CODES_REGENERATED: [
+        test_replacing_recovery_codes_is_recorded_under_its_own_code
+    ],
+    AuditAction.SECOND_FACTOR_RESET: [
+        test_resetting_a_staff_second_factor_is_recorded_by_the_administrator_or_the_system
     ],
     AuditAction.POLICY_PUBLISHED: [
         test_publishing_a_policy_version_is_recorded_by_the_system,
