@@ -86,9 +86,12 @@ def delivery_for_message_id(hex_id):
 
 def _message_id(token):
     try:
-        return _signer().unsign(token).lower()
+        hex_id = _signer().unsign(token).lower()
     except signing.BadSignature:
         raise InvalidLink(_("This unsubscribe link is damaged.")) from None
+    if not MESSAGE_ID.fullmatch(hex_id):
+        raise InvalidLink(_("This unsubscribe link is no longer valid."))
+    return hex_id
 
 
 def _known(delivery):
@@ -100,6 +103,22 @@ def _known(delivery):
 def read_token(token):
     """The delivery an unsubscribe token was made for; InvalidLink when it was altered or is unknown."""
     return _known(delivery_for_message_id(_message_id(token)))
+
+
+# What the page and its POST read of the organisation: not its encrypted phone and fax, nor the
+# campaign's HTML, which a delivery read whole would bring along.
+_NAMED = ("tenant__name", "tenant__address", "tenant__website")
+
+
+def read_token_to_unsubscribe(token):
+    """As read_token, reading only what unsubscribing and its page need."""
+    hex_id = _message_id(token)
+    return _known(
+        Delivery.unscoped.select_related("tenant")
+        .only("tenant_id", "campaign_id", "contact_id", "email", "message_id", *_NAMED)
+        .filter(message_id=uuid.UUID(hex_id))
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -120,15 +139,19 @@ def _state_key(hex_id):
     return f"unsubscribe:done:{hex_id}"
 
 
-def _named(delivery):
-    tenant = delivery.tenant
+def _named(tenant_id, email, name, address, website):
     return {
-        "organisation": {"name": tenant.name, "address": tenant.address, "website": tenant.website},
-        "masked_email": mask_email(delivery.email),
-        "tenant_id": delivery.tenant_id,
+        "organisation": {"name": name, "address": address, "website": website},
+        "masked_email": mask_email(email),
+        "tenant_id": tenant_id,
         # A keyed hash, not the address: enough to look the suppression up again.
-        "email_hash": suppression_hash(delivery.email),
+        "email_hash": suppression_hash(email),
     }
+
+
+def _named_by(delivery):
+    tenant = delivery.tenant
+    return _named(delivery.tenant_id, delivery.email, tenant.name, tenant.address, tenant.website)
 
 
 def _suppressed(tenant_id, email_hash):
@@ -146,8 +169,12 @@ def read_page(token):
     cached = cache.get_many([_page_key(hex_id), _state_key(hex_id)])
     named, unsubscribed = cached.get(_page_key(hex_id)), cached.get(_state_key(hex_id))
     if named is None:
-        delivery = _known(delivery_for_message_id(hex_id))
-        named = _named(delivery)
+        found = _known(
+            Delivery.unscoped.filter(message_id=uuid.UUID(hex_id))
+            .values_list("tenant_id", "email", *_NAMED)
+            .first()
+        )
+        named = _named(*found)
     if unsubscribed is None:
         unsubscribed = _suppressed(named["tenant_id"], named["email_hash"])
     if len(cached) < 2:
@@ -157,7 +184,7 @@ def read_page(token):
 
 def page_facts(delivery):
     """What the page names after a POST: the address is unsubscribed."""
-    named = _named(delivery)
+    named = _named_by(delivery)
     return PageFacts(named["organisation"], named["masked_email"], True)
 
 
@@ -187,7 +214,6 @@ def _subscriptions(delivery):
         # A campaign without lists went to every list.
         .filter(Q(mailing_list_id__in=campaign_lists) | ~Exists(campaign_lists))
         .exclude(status=SubscriptionStatus.UNSUBSCRIBED)
-        .select_related("contact")
     )
 
 
@@ -205,6 +231,6 @@ def do_unsubscribe_recipient(delivery, *, source):
             unsubscribed_at=timezone.now()
         )
         # The page opened again says so at once, without the database.
-        hex_id, named = delivery.message_id.hex, _named(delivery)
+        hex_id, named = delivery.message_id.hex, _named_by(delivery)
         transaction.on_commit(lambda: _remember(hex_id, named, True))
     logger.info("Unsubscribe received (%s) for tenant %s", source, delivery.tenant_id)

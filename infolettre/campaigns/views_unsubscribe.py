@@ -18,7 +18,7 @@ from .unsubscribe import (
     do_unsubscribe_recipient,
     page_facts,
     read_page,
-    read_token,
+    read_token_to_unsubscribe,
 )
 
 
@@ -41,7 +41,7 @@ def unsubscribe(request, token):
     """GET: the button, from the cache when it can; POST: unsubscribe at once, in the tables."""
     try:
         if request.method == "POST":
-            delivery = read_token(token)
+            delivery = read_token_to_unsubscribe(token)
             one_click = request.POST.get("List-Unsubscribe") == "One-Click"
             do_unsubscribe_recipient(delivery, source=ONE_CLICK if one_click else PAGE)
             facts = page_facts(delivery)
