@@ -288,6 +288,9 @@ PERIODIC_TASKS += [("infolettre.campaigns.tasks.restart_stalled_campaigns", "eve
 # With Redis, opens and clicks are counted there (keys under this prefix) and moved into the tables
 # every minute (campaigns.tracking_counters); without it they are written at once.
 TRACKING_COUNTER_PREFIX = env.str("TRACKING_COUNTER_PREFIX", default="infolettre:tracking")
+# Each web process keeps a tracked link's address this long too (a link never changes; a deleted
+# campaign's links lead nowhere once this and the shared cache's ten minutes are over).
+TRACKING_LOCAL_SECONDS = env.int("TRACKING_LOCAL_SECONDS", default=60)
 if REDIS_URL:
     PERIODIC_TASKS += [
         ("infolettre.campaigns.tracking_counters.flush_tracking_counters", "every 60s")

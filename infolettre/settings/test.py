@@ -27,5 +27,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
         "NAME": f"{tempfile.gettempdir()}/infolettre-test-{os.getpid()}.sqlite3"
     }
 
+# Rows rolled back between tests reuse their ids: no process-local copy of a tracked link.
+TRACKING_LOCAL_SECONDS = 0
+
 # Tests send webhooks to a server of their own on 127.0.0.1.
 WEBHOOKS_ALLOW_PRIVATE_URLS = True

@@ -217,3 +217,29 @@ def test_when_redis_does_not_answer_the_hit_goes_to_the_tables(client, settings,
     click, _pixel = aggregate
     assert client.get(click, HTTP_USER_AGENT=BROWSER).status_code == 302
     assert counts() == ([(1, 0)], [])
+
+
+def test_a_worker_keeps_a_link_it_served_for_a_minute(
+    client, settings, monkeypatch, redis_counting, aggregate
+):
+    """With TRACKING_LOCAL_SECONDS, a process answers a link it served from memory, neither Redis
+    nor the table, until the time is over."""
+    from django.core.cache import cache
+
+    from infolettre.campaigns import tracking_actions
+
+    settings.TRACKING_LOCAL_SECONDS = 60
+    clock = [1000.0]
+    monkeypatch.setattr(tracking_actions.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(tracking_actions, "_local", {})
+    click, _pixel = aggregate
+    assert client.get(click, HTTP_USER_AGENT=BROWSER).status_code == 302
+    cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(click, HTTP_USER_AGENT=BROWSER).status_code == 302
+    assert queries.captured_queries == []
+    assert cache.get(f"tracking:link:{click.split('/')[3].split(':')[0]}") is None
+    clock[0] += 61
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(click, HTTP_USER_AGENT=BROWSER).status_code == 302
+    assert len(queries.captured_queries) == 1
