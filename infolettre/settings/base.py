@@ -290,7 +290,7 @@ PERIODIC_TASKS += [("infolettre.campaigns.tasks.restart_stalled_campaigns", "eve
 TRACKING_COUNTER_PREFIX = env.str("TRACKING_COUNTER_PREFIX", default="infolettre:tracking")
 # Each web process keeps a tracked link's address this long too (a link never changes; a deleted
 # campaign's links lead nowhere once this and the shared cache's ten minutes are over).
-TRACKING_LOCAL_SECONDS = env.int("TRACKING_LOCAL_SECONDS", default=60)
+TRACKING_LOCAL_SECONDS = 60
 if REDIS_URL:
     PERIODIC_TASKS += [
         ("infolettre.campaigns.tracking_counters.flush_tracking_counters", "every 60s")
