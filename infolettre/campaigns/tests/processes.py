@@ -107,6 +107,23 @@ class Worker:
                 continue
         return False
 
+    def connected_from(self, port):
+        """Whether the worker (or its work horse) holds the TCP connection from local `port`."""
+        sockets = set()
+        for pid in [self.process.pid, *descendants(self.process.pid)]:
+            for fd in glob.glob(f"/proc/{pid}/fd/*"):
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:["):
+                        sockets.add(link[len("socket:[") : -1])
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in sockets:
+                        return True
+        return False
+
     def kill(self):
         """SIGKILL the worker and everything under it, as a machine that loses power would."""
         for pid in [*descendants(self.process.pid), self.process.pid]:
