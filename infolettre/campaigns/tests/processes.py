@@ -308,3 +308,33 @@ def rq_workers_listening(redis_url, count, seconds=60):
 
     connection = redis.Redis.from_url(redis_url)
     return wait_for(lambda: RQWorker.count(connection=connection) >= count, seconds)
+
+
+class TerminatedBackends:
+    """A restart's effect on the clients, where no cluster of the test's own can be made: every
+    connection to the database is cut (new ones are accepted at once, unlike a real restart)."""
+
+    def __init__(self, settings_dict):
+        self.db = settings_dict
+
+    def restart(self):
+        import psycopg
+
+        with psycopg.connect(
+            host=self.db["HOST"],
+            port=self.db["PORT"],
+            user=self.db["USER"],
+            password=self.db.get("PASSWORD") or None,
+            dbname=self.db["NAME"],
+            autocommit=True,
+        ) as cut:
+            cut.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        return Finished()
+
+
+class Finished:
+    def wait(self, timeout=None):
+        return 0
