@@ -25,6 +25,7 @@ from infolettre.accounts.errors import AccountNotConfirmed, InvalidLink
 from infolettre.accounts.forms import REQUIRED, Field
 from infolettre.accounts.validation import check_email
 from infolettre.accounts.views import client_page
+from infolettre.counts import COUNT_SECONDS
 from infolettre.errors import Invalid, NotFound, Throttled
 
 from . import signup
@@ -64,11 +65,15 @@ from .models import (
     Suppression,
     SuppressionReason,
 )
+from .paging import address_page
 from .queries import (
+    NO_FIGURES,
     access_contact_for_tenant,
     access_list_for_tenant,
     access_subscription_for_tenant,
     access_suppression_for_tenant,
+    list_counts,
+    list_subscriptions,
     lists_with_counts,
     search_contacts,
 )
@@ -129,7 +134,7 @@ def lists(request):
 
 
 def _subscribers(request, mailing_list):
-    subscriptions = Subscription.objects.filter(mailing_list=mailing_list).select_related("contact")
+    subscriptions = list_subscriptions(mailing_list)
     text = request.GET.get("q", "").strip()
     if text:
         subscriptions = subscriptions.filter(
@@ -145,7 +150,7 @@ def _subscribers(request, mailing_list):
             consent_expires_at__gt=now,
             consent_expires_at__lte=now + LAPSE_WARNING,
         )
-    return subscriptions.order_by("contact__email", "pk"), text, status
+    return subscriptions, text, status
 
 
 def _signup_form(mailing_list):
@@ -185,9 +190,23 @@ def list_detail(request, list_id):
                 return redirect("audience:list_detail", mailing_list.pk)
         status = 400
         mailing_list = access_list_for_tenant(list_id)
-    counts = lists_with_counts().get(pk=mailing_list.pk)
+    counts = list_counts().get(mailing_list.pk, NO_FIGURES)
     subscriptions, text, status_filter = _subscribers(request, mailing_list)
-    page, query = _page(request, subscriptions)
+    # The condition on the contacts' organisation, always true, lets PostgreSQL walk that
+    # organisation's addresses in order and stop after a page.
+    rows = (
+        subscriptions.filter(contact__tenant_id=mailing_list.tenant_id)
+        .select_related("contact")
+        .order_by("contact__email", "pk")
+    )
+    page, query = address_page(
+        request,
+        rows,
+        subscriptions,
+        address="contact__email",
+        contact_id=lambda subscription: subscription.contact_id,
+        seconds=COUNT_SECONDS,
+    )
     return render(
         request,
         "audience/list_detail.html",
@@ -275,8 +294,15 @@ def contacts(request):
         values = request.POST.dict()
     mailing_list = _list_filter(request)
     text = request.GET.get("q", "").strip()
-    found = search_contacts(text, mailing_list).prefetch_related("subscriptions__mailing_list")
-    page, query = _page(request, found)
+    found = search_contacts(text, mailing_list)
+    page, query = address_page(
+        request,
+        found.prefetch_related("subscriptions__mailing_list").order_by("email", "pk"),
+        found,
+        address="email",
+        contact_id=lambda contact: contact.pk,
+        seconds=COUNT_SECONDS,
+    )
     all_lists = list(MailingList.objects.all())
     return render(
         request,

@@ -18,7 +18,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from infolettre import counts
 from infolettre.accounts.forms import Field
+from infolettre.accounts.tenancy import active_tenant_id
 from infolettre.accounts.views import client_page
 from infolettre.errors import Invalid, NotFound
 
@@ -41,7 +43,6 @@ from .segments import (
     OPERATORS,
     check_definition,
     check_segment_name,
-    count_segment,
     do_create_segment,
     do_delete_segment,
     do_update_segment,
@@ -52,6 +53,8 @@ from .segments import (
 
 PREVIEW_SIZE = 20
 MAX_KNOWN_KEYS = 500
+# How long a big organisation's attribute keys are kept: reading them reads every contact.
+KEYS_SECONDS = 600
 MAX_GROUPS = 10
 VALUE_TYPES = {
     "text": gettext_lazy("text"),
@@ -323,8 +326,27 @@ def _known_keys(request):
     if request.method == "POST" and "known_keys" in request.POST:
         keys = request.POST.getlist("known_keys")[:MAX_KNOWN_KEYS]
     else:
-        keys = attribute_keys(Contact.objects.all())
+        keys = _attribute_keys()
     return [k for k in keys if ATTRIBUTE_KEY.fullmatch(k)]
+
+
+def _attribute_keys():
+    """Every attribute key of the organisation's contacts: exact below EXACT_BELOW contacts,
+    else at most KEYS_SECONDS old (a key new since then is offered once it is read again)."""
+    contacts = Contact.objects.all()
+    if not counts.at_least(contacts, counts.EXACT_BELOW):
+        return attribute_keys(contacts)
+    return counts.cached_figures(
+        counts.cache_key("audience:attribute-keys", active_tenant_id()),
+        lambda: attribute_keys(contacts),
+        KEYS_SECONDS,
+        lambda _keys: counts.EXACT_BELOW,
+    )
+
+
+def _count(definition):
+    """How many contacts a checked definition selects (see infolettre.counts)."""
+    return counts.cached_count(segment_contacts(definition), counts.COUNT_SECONDS)
 
 
 def _field_choices(builder, keys):
@@ -370,7 +392,7 @@ def _builder_context(request, builder):
 
 def _count_or_none(definition):
     try:
-        return count_segment(definition)
+        return _count(definition)
     except InvalidSegment:
         return None
 
@@ -454,7 +476,7 @@ def segment_detail(request, segment_id):
             )
     try:
         contacts = segment_contacts(segment.definition)
-        count, preview = contacts.count(), list(contacts[:PREVIEW_SIZE])
+        count, preview = _count(segment.definition), list(contacts[:PREVIEW_SIZE])
     except InvalidSegment as e:
         count, preview = None, []
         if status == 200:
@@ -480,7 +502,7 @@ def segment_count(request):
     """The live count of the builder's conditions, as a fragment of the page."""
     builder = _read_builder(request.POST).number()
     definition = _checked(builder)
-    count = count_segment(definition) if definition is not None else None
+    count = _count(definition) if definition is not None else None
     return render(
         request,
         "audience/segment_count.html",

@@ -1,8 +1,19 @@
-"""Reads of campaigns and sender addresses, scoped to the active organisation."""
+"""Reads of campaigns and sender addresses, scoped to the active organisation.
 
-from django.db.models import Count, Q
+A campaign's own page and GET /campaigns/{id} count its deliveries at every request (exact, live).
+The campaigns page and GET /campaigns count those of the campaigns of the page only, and, like the
+report, keep the counts of a campaign of EXACT_BELOW recipients or more (infolettre.counts):
+LIVE_SECONDS while it may still send, SETTLED_SECONDS once sent or cancelled (bounces reported
+later still move it).
+"""
 
-from .models import Campaign, Delivery, DeliveryStatus, SenderAddress
+from django.core.cache import cache
+from django.db.models import Count, QuerySet, Value
+from django.db.models.query import ModelIterable
+
+from infolettre import counts
+
+from .models import Campaign, CampaignStatus, Delivery, DeliveryStatus, SenderAddress
 
 COUNTED = (
     DeliveryStatus.QUEUED,
@@ -20,13 +31,87 @@ def access_sender_for_tenant(sender_id):
     return SenderAddress.objects.access(sender_id)
 
 
+LIVE_SECONDS = 5
+SETTLED_SECONDS = 300
+SETTLED = (CampaignStatus.SENT, CampaignStatus.CANCELLED)
+# Every status but "sent": few rows each once a campaign is under way (queued ones go fast).
+NOT_SENT = tuple(s for s in DeliveryStatus.values if s != DeliveryStatus.SENT)
+TOTAL = "*"
+
+
+def count_deliveries(campaign_ids):
+    """{campaign id: {status: number of deliveries}}, every status present.
+
+    Each of these campaigns was found among the organisation's, so their deliveries need no tenant
+    condition: PostgreSQL counts them from indexes alone, all of them from the campaign index and
+    all but the sent from the (campaign, status) index; the sent are what remains.
+    """
+    by_campaign = {pk: dict.fromkeys(DeliveryStatus.values, 0) for pk in campaign_ids}
+    deliveries = Delivery.unscoped.filter(campaign_id__in=campaign_ids)
+    totals = deliveries.values_list("campaign_id").annotate(status=Value(TOTAL), n=Count("*"))
+    by_status = (
+        deliveries.filter(status__in=NOT_SENT)
+        .values_list("campaign_id", "status")
+        .annotate(n=Count("*"))
+    )
+    # One statement, so that both parts see the same moment of a campaign being sent.
+    rows = totals.order_by().union(by_status.order_by(), all=True)
+    for campaign_id, status, n in sorted(rows, key=lambda row: row[1] != TOTAL):
+        if status == TOTAL:
+            by_campaign[campaign_id][DeliveryStatus.SENT] = n
+        else:
+            by_campaign[campaign_id][status] = n
+            by_campaign[campaign_id][DeliveryStatus.SENT] -= n
+    return by_campaign
+
+
+def _figures(by_status):
+    return {
+        "recipients": sum(by_status.values()),
+        **{status.value: by_status[status.value] for status in COUNTED},
+    }
+
+
 def campaign_counts(campaign):
     """The campaign's recipients and how many of them are queued, sent, bounced or failed, now."""
-    counts = Delivery.unscoped.filter(tenant_id=campaign.tenant_id, campaign=campaign).aggregate(
-        recipients=Count("pk"),
-        **{status.value: Count("pk", filter=Q(status=status)) for status in COUNTED},
-    )
-    return {"recipients": counts["recipients"], **{s.value: counts[s.value] for s in COUNTED}}
+    return _figures(count_deliveries([campaign.pk])[campaign.pk])
+
+
+def kept_counts(campaigns):
+    """{campaign id: {status: number}} of these campaigns, from the cache when they were kept
+    there: LIVE_SECONDS, or SETTLED_SECONDS once sent or cancelled, from EXACT_BELOW on."""
+    keys = {
+        campaign.pk: counts.cache_key("campaigns:counts", campaign.pk) for campaign in campaigns
+    }
+    found = cache.get_many(list(keys.values()))
+    listed = {pk: found[key] for pk, key in keys.items() if key in found}
+    missing = [campaign.pk for campaign in campaigns if campaign.pk not in listed]
+    if missing:
+        counted = count_deliveries(missing)
+        listed.update(counted)
+        for campaign in campaigns:
+            figures = counted.get(campaign.pk)
+            if figures is not None and sum(figures.values()) >= counts.EXACT_BELOW:
+                seconds = SETTLED_SECONDS if campaign.status in SETTLED else LIVE_SECONDS
+                cache.set(keys[campaign.pk], figures, seconds)
+    return listed
+
+
+class CampaignsWithCounts(QuerySet):
+    """Campaigns that carry their delivery counts once read: only those of the page are counted."""
+
+    def _fetch_all(self):
+        fetched = self._result_cache is not None
+        super()._fetch_all()
+        if fetched or self._iterable_class is not ModelIterable or not self._result_cache:
+            return
+        listed = kept_counts(self._result_cache)
+        for campaign in self._result_cache:
+            figures = listed[campaign.pk]
+            campaign.delivered_count = figures[DeliveryStatus.SENT]
+            campaign.queued_count = figures[DeliveryStatus.QUEUED]
+            campaign.bounced_count = figures[DeliveryStatus.BOUNCED]
+            campaign.failed_count = figures[DeliveryStatus.FAILED]
 
 
 def progress(counts):
@@ -38,17 +123,10 @@ def progress(counts):
 
 
 def campaigns_with_counts():
-    """Every campaign of the organisation with its sender and its live delivery counts."""
-    return (
-        Campaign.objects.select_related("sender")
-        .annotate(
-            delivered_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SENT)),
-            queued_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.QUEUED)),
-            bounced_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.BOUNCED)),
-            failed_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.FAILED)),
-        )
-        .order_by("-created_at", "-id")
-    )
+    """Every campaign of the organisation, newest first, with its sender and its delivery counts
+    (delivered_count, queued_count, bounced_count, failed_count: see the top of this module)."""
+    campaigns = Campaign.objects.select_related("sender").order_by("-created_at", "-id")
+    return CampaignsWithCounts(model=Campaign, query=campaigns.query, using=campaigns.db)
 
 
 def senders():

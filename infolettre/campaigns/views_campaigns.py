@@ -31,6 +31,7 @@ from infolettre.audience.queries import (
     access_list_for_tenant,
     access_segment_for_tenant,
 )
+from infolettre.counts import COUNT_SECONDS, cache_key, cached_figures
 from infolettre.errors import InfolettreError, Invalid, NotFound
 
 from . import actions, campaign_drafts
@@ -297,6 +298,20 @@ def _blockers(campaign):
     return found
 
 
+def _recipient_estimate(campaign):
+    """How many would receive the draft if it left now: exact below EXACT_BELOW, else at most
+    COUNT_SECONDS old unless the draft or its segment changed since."""
+    segment = campaign.segment
+    key = cache_key(
+        "campaigns:recipient-estimate",
+        campaign.pk,
+        campaign.updated_at,
+        segment.updated_at if segment is not None else None,
+    )
+    recipients = resolve_recipients(campaign)
+    return cached_figures(key, recipients.count, COUNT_SECONDS, lambda n: n)
+
+
 def _live(campaign):
     counts = campaign_counts(campaign)
     delay = campaign_delay(campaign)
@@ -340,7 +355,7 @@ def campaign_detail(request, campaign_id):
             lists=_list_boxes(values, errors),
             has_errors=bool(errors),
             blockers=_blockers(campaign),
-            recipient_estimate=resolve_recipients(campaign).count(),
+            recipient_estimate=_recipient_estimate(campaign),
             preview=_render_preview(campaign, contacts[0] if contacts else None),
             preview_contacts=contacts,
             schedule_min=timezone.localtime().strftime("%Y-%m-%dT%H:%M"),

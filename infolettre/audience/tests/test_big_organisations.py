@@ -1,0 +1,100 @@
+"""Lists and contacts of a big organisation: figures kept a minute, pages turned from where the
+page seen ended. The threshold of EXACT_BELOW rows is lowered so that a few rows make it big."""
+
+import datetime
+import re
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from infolettre import counts
+from infolettre.accounts.tenancy import tenant_scope
+from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe
+from infolettre.audience.models import Contact
+
+LISTS = reverse("audience:lists")
+CONTACTS = reverse("audience:contacts")
+NOW = datetime.datetime(2026, 3, 2, 15, 0, tzinfo=datetime.UTC)
+EMAILS = re.compile(r'<tr id="(?:subscription|contact)-\d+">\s*<td><a [^>]+>([^<]+)</a>')
+
+
+@pytest.fixture
+def signed_in(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def subscribe(owner, mailing_list, *emails):
+    with tenant_scope(owner.tenant):
+        for email in emails:
+            contact = do_create_contact(owner.tenant, email=email)
+            do_subscribe(contact, mailing_list, source="test")
+
+
+def list_counts_row(page, mailing_list):
+    row = re.search(rf'<tr id="list-{mailing_list.pk}">(.*?)</tr>', page, re.S).group(1)
+    return [int(n) for n in re.findall(r"<td>(\d+)</td>", row)]
+
+
+@pytest.mark.django_db
+def test_a_big_organisations_list_figures_are_at_most_a_minute_old(signed_in, owner, monkeypatch):
+    """From EXACT_BELOW subscriptions on, the lists page counts once a minute; below, at once."""
+    with tenant_scope(owner.tenant):
+        news = do_create_list(owner.tenant, name="Nouvelles")
+    subscribe(owner, news, "a@example.com", "b@example.com")
+    monkeypatch.setattr(counts, "EXACT_BELOW", 3)
+    with time_machine.travel(NOW, tick=False) as clock:
+        small = list_counts_row(signed_in.get(LISTS).content.decode(), news)
+        subscribe(owner, news, "c@example.com")
+        big = list_counts_row(signed_in.get(LISTS).content.decode(), news)
+        subscribe(owner, news, "d@example.com")
+        kept = list_counts_row(signed_in.get(LISTS).content.decode(), news)
+        clock.shift(datetime.timedelta(seconds=counts.COUNT_SECONDS + 1))
+        later = list_counts_row(signed_in.get(LISTS).content.decode(), news)
+    assert (small, big, kept, later) == ([2, 0, 0], [3, 0, 0], [3, 0, 0], [4, 0, 0])
+
+
+@pytest.mark.django_db
+def test_the_next_page_of_a_big_list_starts_after_the_last_address_shown(
+    signed_in, owner, monkeypatch
+):
+    """Someone added before the addresses of the page seen does not push one of them onto the next
+    page: Next continues from the last address shown (a small list pages by position)."""
+    with tenant_scope(owner.tenant):
+        news = do_create_list(owner.tenant, name="Nouvelles")
+    subscribe(owner, news, *(f"person{n:03d}@example.com" for n in range(120)))
+    monkeypatch.setattr(counts, "EXACT_BELOW", 100)
+    url = reverse("audience:list_detail", args=[news.pk])
+    first = EMAILS.findall(signed_in.get(url).content.decode())
+    subscribe(owner, news, "aaron@example.com")
+    second = EMAILS.findall(signed_in.get(url + "?page=2").content.decode())
+    assert (first[-1], second[0], len(second)) == (
+        "person049@example.com",
+        "person050@example.com",
+        50,
+    )
+
+
+@pytest.mark.django_db
+def test_a_big_contacts_page_drawn_again_shows_the_same_people_and_pages_back(
+    signed_in, owner, monkeypatch
+):
+    """Page 2 drawn again, and Previous from page 3, show the addresses the pages showed."""
+    with tenant_scope(owner.tenant):
+        for n in range(160):
+            do_create_contact(owner.tenant, email=f"person{n:03d}@example.com")
+    monkeypatch.setattr(counts, "EXACT_BELOW", 100)
+    second = EMAILS.findall(signed_in.get(CONTACTS + "?page=2").content.decode())
+    again = EMAILS.findall(signed_in.get(CONTACTS + "?page=2").content.decode())
+    third = EMAILS.findall(signed_in.get(CONTACTS + "?page=3").content.decode())
+    with tenant_scope(owner.tenant):
+        Contact.objects.filter(email="person000@example.com").delete()
+    back = EMAILS.findall(signed_in.get(CONTACTS + "?page=2").content.decode())
+    assert (second[0], second[-1], again, third[0]) == (
+        "person050@example.com",
+        "person099@example.com",
+        second,
+        "person100@example.com",
+    )
+    assert back == second
