@@ -31,3 +31,22 @@ def send_daily_report(organisation_id, day):
     if organisation is None:
         return 0
     return do_send_daily_report(organisation, datetime.date.fromisoformat(day))
+
+
+@task()
+def prune_finished_tasks(days=None):
+    """Delete the database task engine's results finished more than `days` ago (TASK_RESULT_DAYS).
+
+    The watchdog alone finishes a task a minute; without this the table grows for ever. Nothing
+    to do when tasks run on Redis, which expires its own results.
+    """
+    from django.conf import settings
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    if not settings.TASKS["default"]["BACKEND"].startswith("django_tasks_db."):
+        return 0
+    days = settings.TASK_RESULT_DAYS if days is None else days
+    cutoff = timezone.now() - datetime.timedelta(days=days)
+    deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
+    return deleted

@@ -285,6 +285,9 @@ PERIODIC_TASKS += [("infolettre.webhooks.tasks.retry_due_webhooks", "04:30")]
 # Campaign lanes die with their worker, the database connection or the task queue: every minute the
 # watchdog restarts the lanes of campaigns whose messages stopped leaving.
 PERIODIC_TASKS += [("infolettre.campaigns.tasks.restart_stalled_campaigns", "every 60s")]
+# Finished tasks of the database task engine are deleted after this many days.
+TASK_RESULT_DAYS = 14
+PERIODIC_TASKS += [("infolettre.analytics.tasks.prune_finished_tasks", "04:45")]
 # With Redis, opens and clicks are counted there (keys under this prefix) and moved into the tables
 # every minute (campaigns.tracking_counters); without it they are written at once.
 TRACKING_COUNTER_PREFIX = env.str("TRACKING_COUNTER_PREFIX", default="infolettre:tracking")
