@@ -10,7 +10,7 @@ VENV := .venv/bin
 MANAGE := $(VENV)/python manage.py
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/infolettre
 
-.PHONY: run run-prod-local test test-sqlite test-postgres lint format bench install install-test messages clean
+.PHONY: run run-prod-local test test-sqlite test-postgres lint format bench loadtest install install-test messages clean
 
 $(UV):
 	@test -n "$(PY)" || { echo "Python 3.12 or newer is needed"; exit 1; }
@@ -76,6 +76,13 @@ format: .venv/.synced
 
 bench: install
 	$(VENV)/python -m benchmarks
+
+# The hot public endpoints under wrk on loopback, with PostgreSQL and Redis (README, "Hot endpoints").
+/usr/bin/wrk:
+	apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+
+loadtest: install /usr/bin/wrk
+	$(VENV)/python -m loadtest
 
 clean:
 	rm -rf .venv .tools var staticfiles

@@ -1,0 +1,1 @@
+"""`make loadtest`: the hot public endpoints under concurrent load, on loopback, for a bounded time."""
