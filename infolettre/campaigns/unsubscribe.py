@@ -4,14 +4,15 @@ The token signs the delivery's random message id, nothing else: no address, no e
 working as long as the delivery row is kept (400 days), far beyond the 60 days the law asks for;
 a rotated SECRET_KEY still reads it when the old key is listed in SECRET_KEY_FALLBACKS.
 
-The page a GET shows is built from the cache when it holds it (no database statement): what it
-names (the organisation, the masked address) for ten minutes, whether the address is already
-suppressed for one minute only, so a suppression lifted elsewhere (the preference centre) shows
-here within a minute. The POST always reads and writes the tables, in one transaction.
+The page a GET shows is built from the cache when it holds it (one entry, no database statement):
+what it names (the organisation, the masked address) for ten minutes, whether the address is
+already suppressed for one minute only, so a suppression lifted elsewhere (the preference centre)
+shows here within a minute. The POST always reads and writes the tables, in one transaction.
 """
 
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -135,10 +136,6 @@ def _page_key(hex_id):
     return f"unsubscribe:page:{hex_id}"
 
 
-def _state_key(hex_id):
-    return f"unsubscribe:done:{hex_id}"
-
-
 def _named(tenant_id, email, name, address, website):
     return {
         "organisation": {"name": name, "address": address, "website": website},
@@ -146,6 +143,7 @@ def _named(tenant_id, email, name, address, website):
         "tenant_id": tenant_id,
         # A keyed hash, not the address: enough to look the suppression up again.
         "email_hash": suppression_hash(email),
+        "named_at": time.time(),
     }
 
 
@@ -159,27 +157,28 @@ def _suppressed(tenant_id, email_hash):
 
 
 def _remember(hex_id, named, unsubscribed):
-    cache.set_many({_page_key(hex_id): named}, PAGE_SECONDS)
-    cache.set(_state_key(hex_id), unsubscribed, STATE_SECONDS)
+    """Keep the page's facts in one entry, each with the time it was read."""
+    entry = {**named, "unsubscribed": unsubscribed, "checked_at": time.time()}
+    left = PAGE_SECONDS - (entry["checked_at"] - named["named_at"])
+    cache.set(_page_key(hex_id), entry, max(1, round(left)))
 
 
 def read_page(token):
     """What the GET page shows for a token, from the cache when it has it; InvalidLink as read_token."""
     hex_id = _message_id(token)
-    cached = cache.get_many([_page_key(hex_id), _state_key(hex_id)])
-    named, unsubscribed = cached.get(_page_key(hex_id)), cached.get(_state_key(hex_id))
-    if named is None:
+    entry = cache.get(_page_key(hex_id))
+    now = time.time()
+    if entry is None or now - entry["named_at"] >= PAGE_SECONDS:
         found = _known(
             Delivery.unscoped.filter(message_id=uuid.UUID(hex_id))
             .values_list("tenant_id", "email", *_NAMED)
             .first()
         )
-        named = _named(*found)
-    if unsubscribed is None:
-        unsubscribed = _suppressed(named["tenant_id"], named["email_hash"])
-    if len(cached) < 2:
-        _remember(hex_id, named, unsubscribed)
-    return PageFacts(named["organisation"], named["masked_email"], unsubscribed)
+        entry = _named(*found)
+    if "checked_at" not in entry or now - entry["checked_at"] >= STATE_SECONDS:
+        entry["unsubscribed"] = _suppressed(entry["tenant_id"], entry["email_hash"])
+        _remember(hex_id, entry, entry["unsubscribed"])
+    return PageFacts(entry["organisation"], entry["masked_email"], entry["unsubscribed"])
 
 
 def page_facts(delivery):

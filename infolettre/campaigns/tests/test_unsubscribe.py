@@ -356,3 +356,15 @@ def test_a_suppression_lifted_elsewhere_shows_here_within_a_minute(
         assert client.get(url).templates[0].name == "campaigns/unsubscribe_done.html"
     with time_machine.travel(now + timedelta(seconds=61)):
         assert client.get(url).templates[0].name == "campaigns/unsubscribe.html"
+
+
+def test_the_organisations_new_name_shows_within_ten_minutes(client, owner, delivery, url):
+    """What the page names is kept ten minutes at most, even while the page keeps being opened."""
+    assert owner.tenant.name in client.get(url).content.decode()
+    type(owner.tenant).objects.filter(pk=owner.tenant.pk).update(name="Nouveau Nom Inc.")
+    now = timezone.now()
+    for seconds in (120, 240, 360, 480):
+        with time_machine.travel(now + timedelta(seconds=seconds)):
+            assert owner.tenant.name in client.get(url).content.decode()
+    with time_machine.travel(now + timedelta(seconds=601)):
+        assert "Nouveau Nom Inc." in client.get(url).content.decode()
