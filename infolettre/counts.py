@@ -1,21 +1,51 @@
 """Figures that would count hundreds of thousands of rows at every page view.
 
 A figure below EXACT_BELOW is counted at every request: a small client, and every test, always sees
-exact figures. From EXACT_BELOW on, the figure is kept in the cache for the number of seconds its
-caller gives, so that a big client's page counts at most once in that time; it may then be that
-many seconds old. Keys are hashes of what is counted (the statement and its values, or the names
-the caller gives): no address or other personal value is ever written into a key.
+exact figures. From EXACT_BELOW on, the figure is kept in the cache and counted again once the
+number of seconds its caller gives (its period) has passed; it may then be that many seconds old.
+
+Once its period is over, a kept figure is still shown, and counted again after the answer has
+been sent (RecountAfterResponseMiddleware), so that no one waits for the count: the next view
+shows the new figure. Only one request recounts a figure at a time. A figure is shown this way for
+STALE_PERIODS periods after its own; past that it is gone, and the next view counts it before
+answering, as the very first view of a figure does. Outside a request (a task, a command), a figure
+past its period is counted again at once.
+
+Keys are hashes of what is counted (the statement and its values, or the names the caller gives):
+no address or other personal value is ever written into a key.
 """
 
+import contextvars
 import hashlib
+import logging
+import time
+from functools import partial
+from typing import Any, NamedTuple
 
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
 
+logger = logging.getLogger(__name__)
+
 EXACT_BELOW = 10_000
 # How long a big number of rows is kept when its caller has no period of its own.
 COUNT_SECONDS = 60
+# How many periods past its own a kept figure is still shown while it is counted again.
+STALE_PERIODS = 12
+# How long one request's recount keeps the others from starting their own (a recount that died
+# with its process is started again after that).
+RECOUNT_LOCK_SECONDS = 120
+
+# The recounts to run once the answer to the current request is sent; None outside a request.
+_after_response = contextvars.ContextVar("counts_after_response", default=None)
+
+
+class Kept(NamedTuple):
+    """A figure in the cache, and the time (seconds since the epoch) until which it is current."""
+
+    figures: Any
+    current_until: float
 
 
 def cache_key(prefix, *parts):
@@ -23,22 +53,84 @@ def cache_key(prefix, *parts):
     return f"{prefix}:{hashlib.sha256(repr(parts).encode()).hexdigest()[:40]}"
 
 
-def cached_figures(key, compute, seconds, size):
-    """Return compute()'s figures, from the cache when they were kept there.
-
-    They are kept for `seconds` when size(figures) is at least EXACT_BELOW rows, so that small
-    figures stay exact."""
-    found = cache.get(key)
-    if found is not None:
-        return found
-    figures = compute()
+def _keep(key, figures, seconds, size):
     if size(figures) >= EXACT_BELOW:
-        cache.set(key, figures, seconds)
+        cache.set(key, Kept(figures, time.time() + seconds), seconds * (1 + STALE_PERIODS))
+    else:
+        # Small again: from now on counted at every request.
+        cache.delete(key)
+
+
+def _count_and_keep(key, compute, seconds, size):
+    figures = compute()
+    _keep(key, figures, seconds, size)
     return figures
 
 
+def _recount(key, compute, seconds, size):
+    try:
+        _count_and_keep(key, compute, seconds, size)
+    finally:
+        cache.delete(f"{key}:recounting")
+
+
+def _recount_later(key, job):
+    """Run `job` after the answer, unless another request is already recounting `key`."""
+    if cache.add(f"{key}:recounting", True, RECOUNT_LOCK_SECONDS):
+        _after_response.get().append((contextvars.copy_context(), job))
+
+
+def cached_figures(key, compute, seconds, size):
+    """Return compute()'s figures, from the cache when they were kept there.
+
+    They are kept, and counted again after `seconds`, when size(figures) is at least EXACT_BELOW
+    rows, so that small figures stay exact (see the top of this module)."""
+    found = cache.get(key)
+    if not isinstance(found, Kept) or (
+        found.current_until <= time.time() and _after_response.get() is None
+    ):
+        return _count_and_keep(key, compute, seconds, size)
+    if found.current_until <= time.time():
+        _recount_later(key, partial(_recount, key, compute, seconds, size))
+    return found.figures
+
+
+def cached_many(keys, compute, seconds, size):
+    """{name: figures} for each name of `keys` ({name: cache key}), as cached_figures gives them.
+
+    compute(names) counts the figures of several names at once ({name: figures}); seconds(name)
+    is the period of a name's figures."""
+    found = cache.get_many(list(keys.values()))
+    figures, missing, stale = {}, [], []
+    now = time.time()
+    in_request = _after_response.get() is not None
+    for name, key in keys.items():
+        kept = found.get(key)
+        if not isinstance(kept, Kept) or (kept.current_until <= now and not in_request):
+            missing.append(name)
+            continue
+        figures[name] = kept.figures
+        if kept.current_until <= now:
+            stale.append(name)
+    if missing:
+        counted = compute(missing)
+        for name in missing:
+            _keep(keys[name], counted[name], seconds(name), size)
+        figures.update(counted)
+    for name in stale:
+        _recount_later(
+            keys[name], partial(_recount_one_of_many, name, keys[name], compute, seconds, size)
+        )
+    return figures
+
+
+def _recount_one_of_many(name, key, compute, seconds, size):
+    _recount(key, lambda: compute([name])[name], seconds(name), size)
+
+
 def cached_count(queryset, seconds):
-    """The number of rows of `queryset`: exact below EXACT_BELOW, else at most `seconds` old."""
+    """The number of rows of `queryset`: exact below EXACT_BELOW, else at most `seconds` old
+    (or, past that, being counted again: see the top of this module)."""
     try:
         sql, params = queryset.query.sql_with_params()
     except EmptyResultSet:
@@ -63,3 +155,41 @@ def counted(queryset):
 def at_least(queryset, number):
     """Whether `queryset` has `number` rows or more, read from at most that many index entries."""
     return queryset.order_by().values("pk")[number - 1 : number].exists()
+
+
+def _run_recounts(recounts):
+    for context, job in recounts:
+        try:
+            # In the context of the request that found the figure stale (its organisation), and
+            # without a request of its own: a figure the job reads stale is counted at once.
+            context.run(_run_detached, job)
+        except Exception:
+            # The figure stays as it was, and is counted again at a later view.
+            logger.exception("A kept figure could not be counted again")
+
+
+def _run_detached(job):
+    _after_response.set(None)
+    job()
+
+
+class RecountAfterResponseMiddleware:
+    """Count again, once the answer is sent, the kept figures the request found past their period.
+
+    The work is handed to the response's closing, which the WSGI server calls after the last byte
+    is sent (Django's test client too, before it returns the response)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        recounts = []
+        token = _after_response.set(recounts)
+        try:
+            response = self.get_response(request)
+        finally:
+            _after_response.reset(token)
+        if recounts:
+            # Run before request_finished, which may close the database connection.
+            response._resource_closers.append(partial(_run_recounts, recounts))
+        return response

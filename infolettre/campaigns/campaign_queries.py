@@ -7,7 +7,6 @@ LIVE_SECONDS while it may still send, SETTLED_SECONDS once sent or cancelled (bo
 later still move it).
 """
 
-from django.core.cache import cache
 from django.db.models import Count, QuerySet, Value
 from django.db.models.query import ModelIterable
 
@@ -79,22 +78,15 @@ def campaign_counts(campaign):
 
 def kept_counts(campaigns):
     """{campaign id: {status: number}} of these campaigns, from the cache when they were kept
-    there: LIVE_SECONDS, or SETTLED_SECONDS once sent or cancelled, from EXACT_BELOW on."""
-    keys = {
-        campaign.pk: counts.cache_key("campaigns:counts", campaign.pk) for campaign in campaigns
-    }
-    found = cache.get_many(list(keys.values()))
-    listed = {pk: found[key] for pk, key in keys.items() if key in found}
-    missing = [campaign.pk for campaign in campaigns if campaign.pk not in listed]
-    if missing:
-        counted = count_deliveries(missing)
-        listed.update(counted)
-        for campaign in campaigns:
-            figures = counted.get(campaign.pk)
-            if figures is not None and sum(figures.values()) >= counts.EXACT_BELOW:
-                seconds = SETTLED_SECONDS if campaign.status in SETTLED else LIVE_SECONDS
-                cache.set(keys[campaign.pk], figures, seconds)
-    return listed
+    there: LIVE_SECONDS, or SETTLED_SECONDS once sent or cancelled, from EXACT_BELOW on (and,
+    past that, while they are counted again after the answer: see infolettre.counts)."""
+    status = {campaign.pk: campaign.status for campaign in campaigns}
+    return counts.cached_many(
+        {pk: counts.cache_key("campaigns:counts", pk) for pk in status},
+        count_deliveries,
+        lambda pk: SETTLED_SECONDS if status[pk] in SETTLED else LIVE_SECONDS,
+        lambda figures: sum(figures.values()),
+    )
 
 
 class CampaignsWithCounts(QuerySet):

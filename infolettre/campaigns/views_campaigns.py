@@ -21,17 +21,17 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from infolettre import counts
 from infolettre.accounts.errors import AccountNotConfirmed, InvalidLink
 from infolettre.accounts.forms import REQUIRED, Field, errors_by_field
 from infolettre.accounts.validation import check_email
 from infolettre.accounts.views import client_page
-from infolettre.audience.models import MailingList, Segment
+from infolettre.audience.models import Contact, MailingList, Segment
 from infolettre.audience.queries import (
     access_contact_for_tenant,
     access_list_for_tenant,
     access_segment_for_tenant,
 )
-from infolettre.counts import COUNT_SECONDS, cache_key, cached_figures
 from infolettre.errors import InfolettreError, Invalid, NotFound
 
 from . import actions, campaign_drafts
@@ -299,17 +299,23 @@ def _blockers(campaign):
 
 
 def _recipient_estimate(campaign):
-    """How many would receive the draft if it left now: exact below EXACT_BELOW, else at most
-    COUNT_SECONDS old unless the draft or its segment changed since."""
+    """How many would receive the draft if it left now: exact while the organisation has fewer
+    than EXACT_BELOW contacts, else at most COUNT_SECONDS old unless the draft or its segment
+    changed since (see infolettre.counts)."""
+    recipients = resolve_recipients(campaign)
+    if not counts.at_least(Contact.objects.all(), counts.EXACT_BELOW):
+        return recipients.count()
     segment = campaign.segment
-    key = cache_key(
+    key = counts.cache_key(
         "campaigns:recipient-estimate",
         campaign.pk,
         campaign.updated_at,
         segment.updated_at if segment is not None else None,
     )
-    recipients = resolve_recipients(campaign)
-    return cached_figures(key, recipients.count, COUNT_SECONDS, lambda n: n)
+    # However few they are, they are found among many contacts: kept whatever their number.
+    return counts.cached_figures(
+        key, recipients.count, counts.COUNT_SECONDS, lambda _n: counts.EXACT_BELOW
+    )
 
 
 def _live(campaign):

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "infolettre.accounts.rate_limits.PublicRateLimitMiddleware",
+    # Big figures past their period are counted again once the answer is sent (infolettre/counts.py).
+    "infolettre.counts.RecountAfterResponseMiddleware",
 ]
 
 ROOT_URLCONF = "infolettre.urls"

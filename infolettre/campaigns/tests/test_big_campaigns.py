@@ -1,5 +1,6 @@
-"""A big campaign's counts: exact on its own page, kept a while on the campaigns page. The threshold
-of EXACT_BELOW rows is lowered so that a few deliveries make a campaign big."""
+"""A big campaign's counts: exact on its own page, kept a while on the campaigns page; a big
+organisation's draft estimate, kept a minute. The threshold of EXACT_BELOW rows is lowered so that
+a few rows make them big."""
 
 import datetime
 import re
@@ -10,6 +11,9 @@ from django.urls import reverse
 
 from infolettre import counts
 from infolettre.accounts.tenancy import tenant_scope
+from infolettre.audience.actions import do_unsubscribe_from_list
+from infolettre.audience.models import Subscription
+from infolettre.campaigns.campaign_drafts import do_update_campaign
 from infolettre.campaigns.campaign_queries import LIVE_SECONDS, SETTLED_SECONDS
 from infolettre.campaigns.models import CampaignStatus, Delivery, DeliveryStatus
 from infolettre.campaigns.tests.test_campaign_pages import make_audience, make_draft
@@ -65,7 +69,8 @@ def test_a_big_sent_campaigns_listed_counts_are_kept_five_minutes_its_own_page_i
     signed_in, owner, monkeypatch
 ):
     """A bounce reported after the end shows at once on the campaign's page, and on the
-    campaigns page once its counts are SETTLED_SECONDS old."""
+    campaigns page once its counts are SETTLED_SECONDS old: the first view past that still shows
+    them and counts again once answered, for the next view."""
     statuses = ["sent"] * 4 + ["skipped", "failed"]
     campaign = campaign_with(owner, statuses, CampaignStatus.SENT)
     monkeypatch.setattr(counts, "EXACT_BELOW", 5)
@@ -75,8 +80,14 @@ def test_a_big_sent_campaigns_listed_counts_are_kept_five_minutes_its_own_page_i
         kept = listed(signed_in, campaign)
         own_page = shown(signed_in, campaign)
         clock.shift(datetime.timedelta(seconds=SETTLED_SECONDS + 1))
+        past_its_period = listed(signed_in, campaign)
         later = listed(signed_in, campaign)
-    assert (before, kept, later) == ([6, 4, 0, 1], [6, 4, 0, 1], [6, 3, 1, 1])
+    assert (before, kept, past_its_period, later) == (
+        [6, 4, 0, 1],
+        [6, 4, 0, 1],
+        [6, 4, 0, 1],
+        [6, 3, 1, 1],
+    )
     assert own_page == {"recipients": 6, "sent": 3, "queued": 0, "bounced": 1, "failed": 1}
 
 
@@ -84,7 +95,8 @@ def test_a_big_sent_campaigns_listed_counts_are_kept_five_minutes_its_own_page_i
 def test_a_big_campaign_being_sent_is_listed_with_counts_at_most_seconds_old(
     signed_in, owner, monkeypatch
 ):
-    """While a campaign sends, the campaigns page counts it again after LIVE_SECONDS."""
+    """While a campaign sends, the campaigns page counts it again after LIVE_SECONDS (once the
+    first view past them is answered)."""
     campaign = campaign_with(owner, ["sent"] * 3 + ["queued"] * 3, CampaignStatus.SENDING)
     monkeypatch.setattr(counts, "EXACT_BELOW", 5)
     with time_machine.travel(NOW, tick=False) as clock:
@@ -93,8 +105,14 @@ def test_a_big_campaign_being_sent_is_listed_with_counts_at_most_seconds_old(
             Delivery.objects.filter(campaign=campaign, status="queued").update(status="sent")
         kept = listed(signed_in, campaign)
         clock.shift(datetime.timedelta(seconds=LIVE_SECONDS + 1))
+        past_its_period = listed(signed_in, campaign)
         later = listed(signed_in, campaign)
-    assert (before, kept, later) == ([6, 3, 0, 0], [6, 3, 0, 0], [6, 6, 0, 0])
+    assert (before, kept, past_its_period, later) == (
+        [6, 3, 0, 0],
+        [6, 3, 0, 0],
+        [6, 3, 0, 0],
+        [6, 6, 0, 0],
+    )
 
 
 @pytest.mark.django_db
@@ -104,3 +122,50 @@ def test_a_small_campaign_is_counted_at_every_view(signed_in, owner):
     before = listed(signed_in, campaign)
     bounce_one(owner, campaign)
     assert (before, listed(signed_in, campaign)) == ([3, 3, 0, 0], [3, 2, 1, 0])
+
+
+def estimate(client, campaign):
+    """The number of people the draft's page says it would go to today."""
+    page = client.get(
+        reverse("campaigns:campaign_detail", args=[campaign.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    return int(re.search(r"Today it would go to (\d+) (?:person|people)", page).group(1))
+
+
+def unsubscribe(owner, news, email):
+    with tenant_scope(owner.tenant):
+        do_unsubscribe_from_list(Subscription.objects.get(mailing_list=news, contact__email=email))
+
+
+@pytest.mark.django_db
+def test_a_big_organisations_draft_estimate_is_kept_a_minute_unless_the_draft_changes(
+    signed_in, owner, monkeypatch
+):
+    """With EXACT_BELOW contacts or more, "it would go to N people" is counted once a minute,
+    however few they are, and at once when the draft changes."""
+    news, sender = make_audience(owner, size=4)
+    campaign = make_draft(owner, news, sender)
+    monkeypatch.setattr(counts, "EXACT_BELOW", 4)
+    with time_machine.travel(NOW, tick=False) as clock:
+        before = estimate(signed_in, campaign)
+        unsubscribe(owner, news, "reader00@example.com")
+        kept = estimate(signed_in, campaign)
+        clock.shift(datetime.timedelta(seconds=1))
+        with tenant_scope(owner.tenant):
+            do_update_campaign(campaign, subject="Hello again")
+        changed = estimate(signed_in, campaign)
+        unsubscribe(owner, news, "reader01@example.com")
+        clock.shift(datetime.timedelta(seconds=counts.COUNT_SECONDS + 1))
+        past_its_minute = estimate(signed_in, campaign)
+        later = estimate(signed_in, campaign)
+    assert (before, kept, changed, past_its_minute, later) == (4, 4, 3, 3, 2)
+
+
+@pytest.mark.django_db
+def test_a_small_organisations_draft_estimate_is_exact_at_every_view(signed_in, owner):
+    """Below EXACT_BELOW contacts, "it would go to N people" counts the moment."""
+    news, sender = make_audience(owner, size=4)
+    campaign = make_draft(owner, news, sender)
+    before = estimate(signed_in, campaign)
+    unsubscribe(owner, news, "reader00@example.com")
+    assert (before, estimate(signed_in, campaign)) == (4, 3)
