@@ -4,7 +4,7 @@ from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from infolettre.accounts.api_auth import CLIENT_AUTH
 from infolettre.accounts.validation import check_email, check_phone
@@ -12,6 +12,7 @@ from infolettre.errors import Forbidden, Invalid
 from infolettre.schemas import ErrorOut
 
 from . import actions, queries
+from .api_paging import KeysetPagination
 from .consent import check_consent
 from .models import Contact, Subscription, SubscriptionStatus, SuppressionReason
 from .schemas import (
@@ -107,13 +108,14 @@ def delete_list(request, list_id: int):
 
 
 @router.get("/lists/{list_id}/subscriptions", response={200: list[SubscriptionOut], **ERRORS})
-@paginate(PageNumberPagination, page_size=50, max_page_size=200)
+@paginate(KeysetPagination, order=("contact__email", "id"), through="contact")
 def list_subscriptions(request, list_id: int, filters: Query[SubscriptionFilter]):
+    """The list's subscriptions by address, 50 a page: follow `next_cursor` (see `cursor`)."""
     mailing_list = queries.access_list_for_tenant(list_id)
-    subscriptions = Subscription.objects.filter(mailing_list=mailing_list).select_related("contact")
+    subscriptions = queries.list_subscriptions(mailing_list).select_related("contact")
     if filters.status:
         subscriptions = subscriptions.filter(status=filters.status)
-    return subscriptions.order_by("contact__email", "id")
+    return subscriptions
 
 
 @router.post("/lists/{list_id}/subscriptions", response={201: SubscriptionOut, **ERRORS})
@@ -168,10 +170,11 @@ def update_subscription(request, subscription_id: int, payload: SubscriptionPatc
 # Contacts ----------------------------------------------------------------------------------------
 
 
-@router.get("/contacts", response=list[ContactOut])
-@paginate(PageNumberPagination, page_size=50, max_page_size=200)
+@router.get("/contacts", response={200: list[ContactOut], **ERRORS})
+@paginate(KeysetPagination, order=("email", "id"))
 def list_contacts(request, filters: Query[ContactFilter]):
-    """Search by address or name, optionally within one list."""
+    """Search by address or name, optionally within one list; by address, 50 a page: follow
+    `next_cursor` (see `cursor`)."""
     mailing_list = queries.access_list_for_tenant(filters.list_id) if filters.list_id else None
     return _with_subscriptions(queries.search_contacts(filters.q.strip(), mailing_list))
 
@@ -256,9 +259,10 @@ def erase_contact(request, contact_id: int):
 # Suppression list --------------------------------------------------------------------------------
 
 
-@router.get("/suppressions", response=list[SuppressionOut])
-@paginate(PageNumberPagination, page_size=50, max_page_size=200)
+@router.get("/suppressions", response={200: list[SuppressionOut], **ERRORS})
+@paginate(KeysetPagination, order=("-created_at", "-id"))
 def list_suppressions(request, q: str = ""):
+    """The suppression list, newest first, 50 a page: follow `next_cursor` (see `cursor`)."""
     suppressions = queries.suppressions()
     return suppressions.filter(email__icontains=q.strip()) if q.strip() else suppressions
 

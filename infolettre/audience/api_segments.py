@@ -4,11 +4,12 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Body, Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from infolettre.accounts.api_auth import CLIENT_AUTH
 from infolettre.schemas import ErrorOut, StrictSchema
 
+from .api_paging import KeysetPagination
 from .export import csv_response, do_export_contacts
 from .models import Segment
 from .queries import access_list_for_tenant, access_segment_for_tenant
@@ -101,10 +102,11 @@ def delete_segment(request, segment_id: int):
     return Status(204, None)
 
 
-@router.get("/segments/{segment_id}/contacts", response=list[SegmentContactOut])
-@paginate(PageNumberPagination, page_size=50, max_page_size=100)
+@router.get("/segments/{segment_id}/contacts", response={200: list[SegmentContactOut], **ERRORS})
+@paginate(KeysetPagination, order=("email", "id"), max_page_size=100)
 def segment_contact_list(request, segment_id: int):
-    """The segment's contacts now, by address, 50 a page (`page_size` up to 100)."""
+    """The segment's contacts now, by address, 50 a page (`page_size` up to 100): follow
+    `next_cursor` (see `cursor`)."""
     return segment_contacts(access_segment_for_tenant(segment_id).definition)
 
 
