@@ -247,14 +247,11 @@ def wait_for_server(process, path):
     sys.exit("gunicorn did not answer within 60 seconds")
 
 
-def wrk(paths_file, seconds, method="GET", body=None, start=0):
-    """Run wrk for `seconds` over the paths of a file from line `start`; its figures as a dict."""
-    paths = (WORK / f"{paths_file}.txt").read_text().splitlines()
-    paths = paths[start:] + paths[:start]
-    (WORK / "current.txt").write_text("\n".join(paths) + "\n")
+def wrk(paths_file, seconds, method="GET", body=None):
+    """Run wrk for `seconds` over the paths of a file, in order; its figures as a dict."""
     env = {
         **os.environ,
-        "LOADTEST_PATHS": str(WORK / "current.txt"),
+        "LOADTEST_PATHS": str(WORK / f"{paths_file}.txt"),
         "LOADTEST_METHOD": method,
         "LOADTEST_THREADS": str(WRK_THREADS),
     }
@@ -281,7 +278,7 @@ def wrk(paths_file, seconds, method="GET", body=None, start=0):
 
 
 def scenarios():
-    """Each scenario's name, then its runs: (paths file, seconds, method, body, start, measured)."""
+    """(name, paths file, method, body, warmed up first, each path a new token) of each scenario."""
     one_click = "List-Unsubscribe=One-Click"
     return [
         ("click redirect (aggregate link)", "click-aggregate", "GET", None, True, False),

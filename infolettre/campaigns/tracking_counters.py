@@ -149,7 +149,7 @@ def do_flush_tracking_counters():
         if client.get(lock) == holder.encode():
             client.delete(lock)
     if applied:
-        logger.info("Tracking counters: %s batches moved into the tables", applied)
+        logger.info("Tracking counters moved into the tables (batches: %s)", applied)
     return applied
 
 
