@@ -152,6 +152,9 @@ def answers(port):
 def server(django_db_setup, django_db_blocker, tmp_path_factory):
     """gunicorn with the production settings on the test database, for the module's tests."""
     env = production_environment(tmp_path_factory.mktemp("media"))
+    # A release collects the static files first: without their manifest every page is an error.
+    collected = manage(env, "collectstatic", "--noinput", "-v", "0")
+    assert collected.returncode == 0, collected.stderr[-3000:]
     # With REDIS_URL empty the server's cache is the database table a release creates.
     with django_db_blocker.unblock(), override_settings(CACHES=DATABASE_CACHE):
         call_command("createcachetable")
