@@ -105,6 +105,13 @@ class RecordingHandler:
         self.replies = {}  # recipient -> SMTP reply to give instead of accepting
         self.data_replies = {}  # recipient -> reply to the message's final dot instead of accepting
         self.on_message = None  # called with the count of messages received, before answering
+        self.pipelining = False  # offer PIPELINING (RFC 2920) to the next EHLO
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses = [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.replies:

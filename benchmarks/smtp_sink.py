@@ -16,6 +16,12 @@ class CountingHandler:
     def __init__(self):
         self.count = 0
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # Offered by Postfix, Exim, Gmail and the sending providers alike; aiosmtpd answers
+        # pipelined commands in order. smtplib, the floor's client, does not use it.
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
         return "250 OK"

@@ -111,9 +111,11 @@ def test_running_a_lane_again_sends_nothing_twice(
     assert len(received(smtp_server)) == 30
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one command at a time", "pipelined"])
 def test_a_permanent_refusal_bounces_and_suppresses_a_temporary_one_retries(
-    owner, campaign, smtp_server, settings, django_capture_on_commit_callbacks
+    owner, campaign, smtp_server, settings, django_capture_on_commit_callbacks, pipelining
 ):
+    smtp_server.pipelining = pipelining
     smtp_server.replies = {"r3@example.com": "550 No such user", "r4@example.com": "451 Try later"}
     with tenant_scope(owner.tenant), django_capture_on_commit_callbacks(execute=True):
         do_launch_campaign(campaign)
@@ -129,12 +131,14 @@ def test_a_permanent_refusal_bounces_and_suppresses_a_temporary_one_retries(
     assert campaign.status == CampaignStatus.SENDING
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one command at a time", "pipelined"])
 def test_a_message_refused_after_its_content_bounces_even_the_last_one(
-    owner, campaign, smtp_server, settings, django_capture_on_commit_callbacks
+    owner, campaign, smtp_server, settings, django_capture_on_commit_callbacks, pipelining
 ):
     """The answer to a message's final dot is read while the next message is built: a refusal
     there still bounces that recipient, the campaign's last one included, and no one else."""
     settings.CAMPAIGN_BATCH_SIZE = 7
+    smtp_server.pipelining = pipelining
     smtp_server.data_replies = {
         "r6@example.com": "554 Content rejected",
         "r29@example.com": "550 Mailbox full for good",

@@ -37,16 +37,18 @@ class FakeSMTP:
     """Answers an SMTP transaction as a server that accepts everything."""
 
     def __init__(self):
-        self.sent = []
-
-    def docmd(self, command, args=""):
-        return (354, b"go ahead") if command == "data" else (250, b"ok")
+        self.sent, self.replies = [], []
 
     def send(self, data):
         self.sent.append(data)
+        if data == b".\r\n":
+            self.replies.append((250, b"queued"))
+        elif isinstance(data, str):
+            commands = [line for line in data.split("\r\n") if line]
+            self.replies += [(354, b"go ahead") if c == "DATA" else (250, b"ok") for c in commands]
 
     def getreply(self):
-        return 250, b"queued"
+        return self.replies.pop(0)
 
     def rset(self):
         pass
