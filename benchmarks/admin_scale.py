@@ -638,7 +638,7 @@ def _time_pages(owner, token, runs):
     client.force_login(owner)
     cases = _cases(owner.tenant, token)
     print(
-        f"  {'page':<52} {'cold':>8} {'median':>8} {'worst':>8} {'a minute on':>12} "
+        f"  {'page':<55} {'cold':>8} {'median':>8} {'worst':>8} {'a minute on':>12} "
         f"{'recount':>8}   {'queries':>7} {'slowest':>8}"
     )
     for case in cases:
@@ -655,7 +655,7 @@ def _time_pages(owner, token, runs):
         with time_machine.travel(timezone.now() + timedelta(seconds=STALE_AFTER)):
             stale, recount = _get(client, case)
         print(
-            f"  {case.label:<52} {_ms(cold)} {_ms(statistics.median(warm))} {_ms(max(warm))} "
+            f"  {case.label:<55} {_ms(cold)} {_ms(statistics.median(warm))} {_ms(max(warm))} "
             f"{_ms(stale):>12} {_ms(recount)}   {len(queries):>7} "
             f"{_ms(slowest)}",
             flush=True,
