@@ -33,7 +33,7 @@ from .models import (
     TrackingSettings,
 )
 from .tracking import LINK_SALT, OPEN_SALT, read_token
-from .tracking_counters import add_click, add_open, counters_client
+from .tracking_counters import add_click, add_counts_sql, add_open, counters_client
 
 logger = logging.getLogger(__name__)
 
@@ -318,21 +318,13 @@ def _hour(now):
 def _add_one(model, key_columns, values, machine):
     """Add one to the people or machines count of a row, creating it: one statement, exact when
     hits arrive at the same time (INSERT … ON CONFLICT, on SQLite and PostgreSQL alike)."""
-    table = connection.ops.quote_name(model._meta.db_table)
     values = {**values, "people": 0 if machine else 1, "machines": 1 if machine else 0}
-    columns = list(values)
     params = [
         model._meta.get_field(name).get_db_prep_value(value, connection)
         for name, value in values.items()
     ]
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
-        f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET "
-        f"people = {table}.people + excluded.people, "
-        f"machines = {table}.machines + excluded.machines"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(add_counts_sql(model, list(values), key_columns), params)
 
 
 def _first_time(recipient, field, now):

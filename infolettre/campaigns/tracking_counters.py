@@ -225,11 +225,21 @@ def _apply(batch, fields):
     return True
 
 
+def add_counts_sql(model, columns, key_columns):
+    """INSERT … ON CONFLICT adding a row's people and machines to those of its hour's row."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
+        f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET "
+        f"people = {table}.people + excluded.people, "
+        f"machines = {table}.machines + excluded.machines"
+    )
+
+
 def _add_counts(model, key_columns, rows):
     """Add each row's people and machines to the hour's count, creating it (INSERT … ON CONFLICT)."""
     if not rows:
         return
-    table = connection.ops.quote_name(model._meta.db_table)
     columns = [
         "tenant_id",
         "campaign_id",
@@ -244,14 +254,8 @@ def _add_counts(model, key_columns, rows):
         *ids, hour, people, machines = row
         when = datetime.fromtimestamp(hour, tz=UTC)
         params.append([*ids, hour_field.get_db_prep_value(when, connection), people, machines])
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
-        f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET "
-        f"people = {table}.people + excluded.people, "
-        f"machines = {table}.machines + excluded.machines"
-    )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        cursor.executemany(add_counts_sql(model, columns, key_columns), params)
 
 
 def _first_times(field, rows):
