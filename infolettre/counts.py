@@ -7,9 +7,13 @@ number of seconds its caller gives (its period) has passed; it may then be that 
 Once its period is over, a kept figure is still shown, and counted again after the answer has
 been sent (RecountAfterResponseMiddleware), so that no one waits for the count: the next view
 shows the new figure. Only one request recounts a figure at a time. A figure is shown this way for
-STALE_PERIODS periods after its own; past that it is gone, and the next view counts it before
-answering, as the very first view of a figure does. Outside a request (a task, a command), a figure
-past its period is counted again at once.
+STALE_PERIODS periods after its own; past that it is gone, as before its very first view.
+
+A figure with no kept value (its very first view, or unseen for STALE_PERIODS periods) is counted
+before answering when a bounded look (at most EXACT_BELOW index entries) finds it small. When it is
+big, a caller that can say so gets COUNTING (None) at once, shows the figure as being counted,
+and the count runs after the answer: the next view shows it. Outside a request (a task, a
+command), a figure without a current value is counted at once.
 
 Keys are hashes of what is counted (the statement and its values, or the names the caller gives):
 no address or other personal value is ever written into a key.
@@ -25,6 +29,7 @@ from typing import Any, NamedTuple
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
+from django.utils.formats import number_format
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,9 @@ STALE_PERIODS = 12
 # How long one request's recount keeps the others from starting their own (a recount that died
 # with its process is started again after that).
 RECOUNT_LOCK_SECONDS = 120
+
+# A big figure not counted yet: being counted after the answer (shown as such; null in the API).
+COUNTING = None
 
 # The recounts to run once the answer to the current request is sent; None outside a request.
 _after_response = contextvars.ContextVar("counts_after_response", default=None)
@@ -80,38 +88,56 @@ def _recount_later(key, job):
         _after_response.get().append((contextvars.copy_context(), job))
 
 
-def cached_figures(key, compute, seconds, size):
+def in_request():
+    """Whether work can be left until the answer is sent (RecountAfterResponseMiddleware)."""
+    return _after_response.get() is not None
+
+
+def cached_figures(key, compute, seconds, size, big=None):
     """Return compute()'s figures, from the cache when they were kept there.
 
     They are kept, and counted again after `seconds`, when size(figures) is at least EXACT_BELOW
-    rows, so that small figures stay exact (see the top of this module)."""
+    rows, so that small figures stay exact (see the top of this module). With `big` (a cheap,
+    bounded check that the figures are of EXACT_BELOW rows or more), figures not kept yet are
+    COUNTING during a request when big() is true, and counted after the answer."""
     found = cache.get(key)
-    if not isinstance(found, Kept) or (
-        found.current_until <= time.time() and _after_response.get() is None
-    ):
+    if not isinstance(found, Kept):
+        if big is not None and in_request() and big():
+            _recount_later(key, partial(_recount, key, compute, seconds, size))
+            return COUNTING
+        return _count_and_keep(key, compute, seconds, size)
+    if found.current_until <= time.time() and not in_request():
         return _count_and_keep(key, compute, seconds, size)
     if found.current_until <= time.time():
         _recount_later(key, partial(_recount, key, compute, seconds, size))
     return found.figures
 
 
-def cached_many(keys, compute, seconds, size):
+def cached_many(keys, compute, seconds, size, big=None):
     """{name: figures} for each name of `keys` ({name: cache key}), as cached_figures gives them.
 
     compute(names) counts the figures of several names at once ({name: figures}); seconds(name)
-    is the period of a name's figures."""
+    is the period of a name's figures; big(name), if given, the bounded check of cached_figures
+    (a big name not kept yet is COUNTING, and counted after the answer)."""
     found = cache.get_many(list(keys.values()))
     figures, missing, stale = {}, [], []
     now = time.time()
-    in_request = _after_response.get() is not None
+    asked = in_request()
     for name, key in keys.items():
         kept = found.get(key)
-        if not isinstance(kept, Kept) or (kept.current_until <= now and not in_request):
+        if not isinstance(kept, Kept) or (kept.current_until <= now and not asked):
             missing.append(name)
             continue
         figures[name] = kept.figures
         if kept.current_until <= now:
             stale.append(name)
+    if missing and big is not None and asked:
+        for name in [name for name in missing if big(name)]:
+            missing.remove(name)
+            figures[name] = COUNTING
+            _recount_later(
+                keys[name], partial(_recount_one_of_many, name, keys[name], compute, seconds, size)
+            )
     if missing:
         counted = compute(missing)
         for name in missing:
@@ -128,15 +154,33 @@ def _recount_one_of_many(name, key, compute, seconds, size):
     _recount(key, lambda: compute([name])[name], seconds(name), size)
 
 
-def cached_count(queryset, seconds):
+def cached_count(queryset, seconds, *, counting=False):
     """The number of rows of `queryset`: exact below EXACT_BELOW, else at most `seconds` old
-    (or, past that, being counted again: see the top of this module)."""
+    (or, past that, being counted again: see the top of this module).
+
+    With `counting`, a big number not kept yet is COUNTING during a request (counted after the
+    answer); a small one is counted exactly, at most EXACT_BELOW rows read."""
     try:
         sql, params = queryset.query.sql_with_params()
     except EmptyResultSet:
         return 0
     key = cache_key("count", queryset.db, sql, params)
-    return cached_figures(key, lambda: QuerySet.count(queryset), seconds, lambda count: count)
+    exact = []
+
+    def big():
+        exact.append(bounded_count(queryset))
+        return exact[0] >= EXACT_BELOW
+
+    def compute():
+        # A small number the bounded look has just read exactly is not read again.
+        return exact[0] if exact and exact[0] < EXACT_BELOW else QuerySet.count(queryset)
+
+    return cached_figures(key, compute, seconds, lambda count: count, big if counting else None)
+
+
+def bounded_count(queryset):
+    """The number of rows of `queryset`, up to EXACT_BELOW (reading no more rows than that)."""
+    return QuerySet.count(queryset.order_by().values("pk")[:EXACT_BELOW])
 
 
 class CountedQuerySet(QuerySet):
@@ -150,6 +194,11 @@ class CountedQuerySet(QuerySet):
 def counted(queryset):
     """`queryset` (filters and ordering only) as a CountedQuerySet."""
     return CountedQuerySet(model=queryset.model, query=queryset.query.chain(), using=queryset.db)
+
+
+def at_least_text():
+    """EXACT_BELOW as shown beside a figure being counted ("10,000 or more")."""
+    return number_format(EXACT_BELOW, force_grouping=True)
 
 
 def at_least(queryset, number):

@@ -106,12 +106,14 @@ class KeysetPagination(PaginationBase):
 
     class Output(Schema):
         items: list[Any]
-        count: int = Field(
+        count: int | None = Field(
             ...,
             description=(
                 "How many rows match: exact below 10,000; from 10,000 on, counted at most a "
                 "minute before, or up to 13 minutes before after a quiet spell (then counted "
-                "again for the next answer)."
+                "again for the next answer). Null: 10,000 rows or more match and they are being "
+                "counted (the first time they are asked for, or after a longer quiet spell); a "
+                "later answer gives the number."
             ),
         )
         next_cursor: str | None = Field(
@@ -220,8 +222,10 @@ class KeysetPagination(PaginationBase):
             found = self._numbered(rows, request, pagination.page, size)
         items = found[:size]
         next_cursor = self.cursor_after(items[-1]) if len(found) > size else None
-        total = counts.cached_count(queryset.order_by(), counts.COUNT_SECONDS)
-        next_is_deep = pagination.page * size >= OFFSET_ROWS and total >= OFFSET_ROWS
+        total = counts.cached_count(queryset.order_by(), counts.COUNT_SECONDS, counting=True)
+        # A total being counted (null) is of EXACT_BELOW rows or more.
+        big = total is counts.COUNTING or total >= OFFSET_ROWS
+        next_is_deep = pagination.page * size >= OFFSET_ROWS and big
         if pagination.cursor is None and next_is_deep:
             # The next page is deep: where it starts is remembered for a client turning pages.
             cache.set(

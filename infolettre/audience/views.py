@@ -25,7 +25,7 @@ from infolettre.accounts.errors import AccountNotConfirmed, InvalidLink
 from infolettre.accounts.forms import REQUIRED, Field
 from infolettre.accounts.validation import check_email
 from infolettre.accounts.views import client_page
-from infolettre.counts import COUNT_SECONDS
+from infolettre.counts import COUNT_SECONDS, at_least_text
 from infolettre.errors import Invalid, NotFound, Throttled
 
 from . import signup
@@ -65,7 +65,7 @@ from .models import (
     Suppression,
     SuppressionReason,
 )
-from .paging import address_page
+from .paging import PageTooDeep, address_page
 from .queries import (
     NO_FIGURES,
     access_contact_for_tenant,
@@ -174,6 +174,22 @@ def _signup_form(mailing_list):
     return {"url": url, "snippet": snippet.strip(), "can_send": can_send}
 
 
+def _first_page(request, anchor=""):
+    """The first page of the same search, saying how deep pages are reached (paging.PageTooDeep)."""
+    messages.info(
+        request,
+        _(
+            "That page is too far into the list to open by its number. Deep pages are reached "
+            "with Next page and Previous page from the page before, or narrowed with a search."
+        ),
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return redirect(
+        f"{request.path}?{query.urlencode()}{anchor}" if query else request.path + anchor
+    )
+
+
 @client_page
 def list_detail(request, list_id):
     mailing_list = _found(access_list_for_tenant, list_id)
@@ -199,14 +215,17 @@ def list_detail(request, list_id):
         .select_related("contact")
         .order_by("contact__email", "pk")
     )
-    page, query = address_page(
-        request,
-        rows,
-        subscriptions,
-        address="contact__email",
-        contact_id=lambda subscription: subscription.contact_id,
-        seconds=COUNT_SECONDS,
-    )
+    try:
+        page, query = address_page(
+            request,
+            rows,
+            subscriptions,
+            address="contact__email",
+            contact_id=lambda subscription: subscription.contact_id,
+            seconds=COUNT_SECONDS,
+        )
+    except PageTooDeep:
+        return _first_page(request, "#subscribers")
     return render(
         request,
         "audience/list_detail.html",
@@ -295,14 +314,17 @@ def contacts(request):
     mailing_list = _list_filter(request)
     text = request.GET.get("q", "").strip()
     found = search_contacts(text, mailing_list)
-    page, query = address_page(
-        request,
-        found.prefetch_related("subscriptions__mailing_list").order_by("email", "pk"),
-        found,
-        address="email",
-        contact_id=lambda contact: contact.pk,
-        seconds=COUNT_SECONDS,
-    )
+    try:
+        page, query = address_page(
+            request,
+            found.prefetch_related("subscriptions__mailing_list").order_by("email", "pk"),
+            found,
+            address="email",
+            contact_id=lambda contact: contact.pk,
+            seconds=COUNT_SECONDS,
+        )
+    except PageTooDeep:
+        return _first_page(request)
     all_lists = list(MailingList.objects.all())
     return render(
         request,
@@ -310,6 +332,7 @@ def contacts(request):
         {
             "page": page,
             "query": query,
+            "at_least": at_least_text(),
             "search": text,
             "list_filter": mailing_list,
             "lists": all_lists,

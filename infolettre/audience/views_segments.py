@@ -344,9 +344,12 @@ def _attribute_keys():
     )
 
 
-def _count(definition):
-    """How many contacts a checked definition selects (see infolettre.counts)."""
-    return counts.cached_count(segment_contacts(definition), counts.COUNT_SECONDS)
+def _count(definition, counting=False):
+    """How many contacts a checked definition selects (see infolettre.counts); with `counting`,
+    COUNTING for a big number not counted yet (counted after the answer)."""
+    return counts.cached_count(
+        segment_contacts(definition), counts.COUNT_SECONDS, counting=counting
+    )
 
 
 def _field_choices(builder, keys):
@@ -476,9 +479,11 @@ def segment_detail(request, segment_id):
             )
     try:
         contacts = segment_contacts(segment.definition)
-        count, preview = _count(segment.definition), list(contacts[:PREVIEW_SIZE])
+        count = _count(segment.definition, counting=True)
+        counting = count is counts.COUNTING
+        preview = list(contacts[:PREVIEW_SIZE])
     except InvalidSegment as e:
-        count, preview = None, []
+        count, counting, preview = None, False, []
         if status == 200:
             builder.error = " ".join(d["message"] for d in e.details)
     return render(
@@ -488,6 +493,8 @@ def segment_detail(request, segment_id):
             "segment": segment,
             "definition_json": json.dumps(segment.definition, indent=2, ensure_ascii=False),
             "count": count,
+            "counting": counting,
+            "at_least": counts.at_least_text(),
             "preview": preview,
             "name_field": name_field,
             **_builder_context(request, builder),
@@ -502,11 +509,16 @@ def segment_count(request):
     """The live count of the builder's conditions, as a fragment of the page."""
     builder = _read_builder(request.POST).number()
     definition = _checked(builder)
-    count = _count(definition) if definition is not None else None
+    count = _count(definition, counting=True) if definition is not None else None
     return render(
         request,
         "audience/segment_count.html",
-        {"count": count, "error": builder.summary if definition is None else ""},
+        {
+            "count": count,
+            "counting": definition is not None and count is counts.COUNTING,
+            "at_least": counts.at_least_text(),
+            "error": builder.summary if definition is None else "",
+        },
     )
 
 

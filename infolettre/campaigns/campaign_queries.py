@@ -76,34 +76,56 @@ def campaign_counts(campaign):
     return _figures(count_deliveries([campaign.pk])[campaign.pk])
 
 
-def kept_counts(campaigns):
+def kept_counts(campaigns, counting=False):
     """{campaign id: {status: number}} of these campaigns, from the cache when they were kept
     there: LIVE_SECONDS, or SETTLED_SECONDS once sent or cancelled, from EXACT_BELOW on (and,
-    past that, while they are counted again after the answer: see infolettre.counts)."""
+    past that, while they are counted again after the answer: see infolettre.counts).
+
+    With `counting`, a campaign of EXACT_BELOW deliveries or more whose counts were not kept is
+    counts.COUNTING (its counts are read after the answer, for the next view)."""
     status = {campaign.pk: campaign.status for campaign in campaigns}
     return counts.cached_many(
         {pk: counts.cache_key("campaigns:counts", pk) for pk in status},
         count_deliveries,
         lambda pk: SETTLED_SECONDS if status[pk] in SETTLED else LIVE_SECONDS,
         lambda figures: sum(figures.values()),
+        _is_big if counting else None,
     )
 
 
+def _is_big(campaign_id):
+    """Whether the campaign has EXACT_BELOW deliveries or more, read from that many index entries."""
+    return counts.at_least(Delivery.unscoped.filter(campaign_id=campaign_id), counts.EXACT_BELOW)
+
+
 class CampaignsWithCounts(QuerySet):
-    """Campaigns that carry their delivery counts once read: only those of the page are counted."""
+    """Campaigns that carry their delivery counts once read: only those of the page are counted.
+
+    A campaign whose counts are being counted (CampaignsCounting) carries None, and `counting`."""
+
+    counting = False
 
     def _fetch_all(self):
         fetched = self._result_cache is not None
         super()._fetch_all()
         if fetched or self._iterable_class is not ModelIterable or not self._result_cache:
             return
-        listed = kept_counts(self._result_cache)
+        listed = kept_counts(self._result_cache, self.counting)
         for campaign in self._result_cache:
             figures = listed[campaign.pk]
+            campaign.counting = figures is counts.COUNTING
+            figures = figures or dict.fromkeys(DeliveryStatus.values)
             campaign.delivered_count = figures[DeliveryStatus.SENT]
             campaign.queued_count = figures[DeliveryStatus.QUEUED]
             campaign.bounced_count = figures[DeliveryStatus.BOUNCED]
             campaign.failed_count = figures[DeliveryStatus.FAILED]
+
+
+class CampaignsCounting(CampaignsWithCounts):
+    """CampaignsWithCounts for a page, which shows a big campaign's counts not kept yet as being
+    counted rather than wait for them."""
+
+    counting = True
 
 
 def progress(counts):
@@ -114,11 +136,13 @@ def progress(counts):
     return done * 100 // counts["recipients"]
 
 
-def campaigns_with_counts():
+def campaigns_with_counts(counting=False):
     """Every campaign of the organisation, newest first, with its sender and its delivery counts
-    (delivered_count, queued_count, bounced_count, failed_count: see the top of this module)."""
+    (delivered_count, queued_count, bounced_count, failed_count: see the top of this module);
+    with `counting`, None for a big campaign's counts not kept yet (see CampaignsCounting)."""
     campaigns = Campaign.objects.select_related("sender").order_by("-created_at", "-id")
-    return CampaignsWithCounts(model=Campaign, query=campaigns.query, using=campaigns.db)
+    kind = CampaignsCounting if counting else CampaignsWithCounts
+    return kind(model=Campaign, query=campaigns.query, using=campaigns.db)
 
 
 def senders():

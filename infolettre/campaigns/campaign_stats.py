@@ -18,7 +18,7 @@ import redis
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
-from infolettre.counts import cache_key, cached_figures
+from infolettre.counts import COUNTING, EXACT_BELOW, at_least, cache_key, cached_figures
 
 from .campaign_queries import LIVE_SECONDS, SETTLED, SETTLED_SECONDS, kept_counts
 from .footer import NO_TRACKING, PER_RECIPIENT_TRACKING
@@ -51,17 +51,23 @@ def _hourly(queryset, field):
     }
 
 
-def campaign_stats(campaign):
-    """Every figure of the report and of GET /campaigns/{id}/stats, as plain values."""
+def campaign_stats(campaign, counting=False):
+    """Every figure of the report and of GET /campaigns/{id}/stats, as plain values.
+
+    With `counting` (the report page), the kept figures of a big campaign not kept yet are None,
+    with "counting" true, and they are counted after the answer (see the top of this module)."""
     try:
         # Hits still counted in Redis join the tables first: the figures are those of the last hit.
         do_flush_tracking_counters()
     except redis.RedisError:
         logger.warning("Redis did not answer: the report shows the counts of the last flush")
-    counts = _delivery_counts(campaign)
-    slow = _slow_figures(campaign)
+    counts = _delivery_counts(campaign, counting)
+    slow = _slow_figures(campaign, counting)
+    being_counted = counts["sent"] is None or slow is COUNTING
+    if slow is COUNTING:
+        slow = {"sends": None, "complained": None}
     complained = slow["complained"]
-    delivered = counts["sent"] - counts["bounced"]
+    delivered = None if counts["sent"] is None else counts["sent"] - counts["bounced"]
     per_recipient = campaign.tracking == PER_RECIPIENT_TRACKING
     opens = OpenCount.unscoped.filter(tenant_id=campaign.tenant_id, campaign=campaign)
     clicks = ClickCount.unscoped.filter(tenant_id=campaign.tenant_id, campaign=campaign)
@@ -78,6 +84,7 @@ def campaign_stats(campaign):
         "campaign_id": campaign.pk,
         "tracking": campaign.tracking,
         "counted": campaign.tracking != NO_TRACKING,
+        "counting": being_counted,
         "recipients": counts["recipients"],
         "sent": counts["sent"],
         "delivered": delivered,
@@ -103,16 +110,25 @@ def campaign_stats(campaign):
             "unsubscribed": _rate(counts["unsubscribed"], delivered),
             "complained": _rate(complained, delivered),
         },
-        "hourly": _timeline(slow["sends"], opens, clicks),
+        # Without the messages sent per hour, no timeline rather than one showing none sent.
+        "hourly": [] if slow["sends"] is None else _timeline(slow["sends"], opens, clicks),
         "links": _links(campaign, clicks),
     }
 
 
-def _delivery_counts(campaign):
-    by_status = kept_counts([campaign])[campaign.pk]
+def _delivery_counts(campaign, counting=False):
+    by_status = kept_counts([campaign], counting)[campaign.pk]
     # The campaign is the organisation's: no tenant condition, and only the few deliveries whose
     # recipient unsubscribed are read (a partial index, migration 0009).
     unsubscribed = Delivery.unscoped.filter(campaign=campaign, unsubscribed_at__isnull=False)
+    if by_status is COUNTING:
+        return {
+            "recipients": None,
+            "sent": None,
+            "bounced": None,
+            "failed": None,
+            "unsubscribed": unsubscribed.count(),
+        }
     return {
         "recipients": sum(by_status.values()),
         "sent": by_status[DeliveryStatus.SENT] + by_status[DeliveryStatus.BOUNCED],
@@ -122,14 +138,15 @@ def _delivery_counts(campaign):
     }
 
 
-def _slow_figures(campaign):
+def _slow_figures(campaign, counting=False):
     """The messages sent per hour (UTC) and the complaints: kept for a big campaign (see the top
-    of this module)."""
+    of this module); COUNTING, with `counting`, while a big campaign's are not kept yet."""
+
+    sent = Delivery.unscoped.filter(campaign=campaign, sent_at__isnull=False)
 
     def count():
         sends = (
-            Delivery.unscoped.filter(campaign=campaign, sent_at__isnull=False)
-            .annotate(hour=TruncHour("sent_at", tzinfo=UTC))
+            sent.annotate(hour=TruncHour("sent_at", tzinfo=UTC))
             .values("hour")
             .annotate(n=Count("pk"))
             .values_list("hour", "n")
@@ -148,6 +165,7 @@ def _slow_figures(campaign):
         count,
         SETTLED_SECONDS if campaign.status in SETTLED else LIVE_SECONDS,
         lambda figures: sum(figures["sends"].values()),
+        (lambda: at_least(sent, EXACT_BELOW)) if counting else None,
     )
 
 

@@ -226,7 +226,9 @@ def _campaign_values(campaign):
 
 @client_page
 def campaigns(request):
-    page = Paginator(campaigns_with_counts(), PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(campaigns_with_counts(counting=True), PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     return render(request, "campaigns/campaigns.html", {"page": page, "query": ""})
 
 

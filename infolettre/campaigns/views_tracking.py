@@ -158,7 +158,7 @@ def _percent(rate):
 def campaign_report(request, campaign_id):
     """A campaign's figures and charts: sent, delivered, bounced, opens, clicks, over time, per link."""
     campaign = _found(access_campaign_for_tenant, campaign_id)
-    stats = campaign_stats(campaign)
+    stats = campaign_stats(campaign, counting=True)
     labels, rows, by_day = _buckets(stats["hourly"])
     unit = _("day") if by_day else _("hour")
     context = {

@@ -8,8 +8,10 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from conftest import basic_auth
 from infolettre import counts
 from infolettre.accounts.tenancy import tenant_scope
+from infolettre.audience import paging
 from infolettre.audience.actions import do_create_contact, do_create_list, do_subscribe
 from infolettre.audience.models import Contact
 
@@ -144,3 +146,68 @@ def test_a_big_contacts_page_drawn_again_shows_the_same_people_and_pages_back(
         "person100@example.com",
     )
     assert back == second
+
+
+@pytest.mark.django_db
+def test_a_big_number_seen_for_the_first_time_is_shown_as_being_counted(
+    signed_in, owner, monkeypatch
+):
+    """The first view of a big result answers without its number, saying it is being counted (in
+    French and English); the count runs once answered, and the next view shows it. A small result
+    is exact at once."""
+    with tenant_scope(owner.tenant):
+        for n in range(6):
+            do_create_contact(owner.tenant, email=f"person{n}@example.com")
+    monkeypatch.setattr(counts, "EXACT_BELOW", 5)
+    first = signed_in.get(CONTACTS, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    again = signed_in.get(CONTACTS, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    found = signed_in.get(CONTACTS + "?q=person1", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    counts.cache.clear()
+    french = signed_in.get(CONTACTS, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "5 contacts or more: counting them…" in first
+    assert len(EMAILS.findall(first)) == 6
+    assert ("counting" in again, "6 contacts" in again) == (False, True)
+    assert ("counting" in found, "1 contact" in found) == (False, True)
+    assert "5 contacts ou plus : comptage en cours…" in french
+
+
+@pytest.mark.django_db
+def test_the_api_gives_a_null_count_while_a_big_number_is_counted(client, owner, monkeypatch):
+    """GET /contacts: count is null on the first answer of a big result, the number after."""
+    with tenant_scope(owner.tenant):
+        for n in range(6):
+            do_create_contact(owner.tenant, email=f"person{n}@example.com")
+    monkeypatch.setattr(counts, "EXACT_BELOW", 5)
+    first = client.get("/api/v1/contacts", **basic_auth(owner)).json()
+    second = client.get("/api/v1/contacts", **basic_auth(owner)).json()
+    small = client.get("/api/v1/contacts?q=person1", **basic_auth(owner)).json()
+    assert (first["count"], len(first["items"]), second["count"], small["count"]) == (
+        None,
+        6,
+        6,
+        1,
+    )
+
+
+@pytest.mark.django_db
+def test_a_deep_page_typed_into_the_address_leads_to_the_first_page_saying_why(
+    signed_in, owner, monkeypatch
+):
+    """A page number beyond the rows a page may skip, not reached from the page beside it, is not
+    read (it would walk past every row before it): the first page of the same search answers,
+    with the way to deep pages. A page reached by Next is shown."""
+    with tenant_scope(owner.tenant):
+        news = do_create_list(owner.tenant, name="Nouvelles")
+    subscribe(owner, news, *(f"person{n:03d}@example.com" for n in range(160)))
+    monkeypatch.setattr(counts, "EXACT_BELOW", 100)
+    monkeypatch.setattr(paging, "DEEP_ROWS", 100)
+    url = reverse("audience:list_detail", args=[news.pk])
+    typed = signed_in.get(url + "?q=person&page=3", HTTP_ACCEPT_LANGUAGE="en")
+    shown = signed_in.get(typed["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    signed_in.get(url + "?q=person&page=2")
+    by_next = EMAILS.findall(signed_in.get(url + "?q=person&page=3").content.decode())
+    assert typed.status_code == 302
+    assert typed["Location"] == url + "?q=person#subscribers"
+    assert "Deep pages are reached with Next page and Previous page" in shown
+    assert EMAILS.findall(shown)[0] == "person000@example.com"
+    assert by_next[0] == "person100@example.com"
