@@ -206,7 +206,9 @@ def list_detail(request, list_id):
                 return redirect("audience:list_detail", mailing_list.pk)
         status = 400
         mailing_list = access_list_for_tenant(list_id)
-    counts = list_counts().get(mailing_list.pk, NO_FIGURES)
+    # Being counted (None) on a big organisation's first view: shown as such.
+    figures = list_counts(counting=True)
+    counts = None if figures is None else figures.get(mailing_list.pk, NO_FIGURES)
     subscriptions, text, status_filter = _subscribers(request, mailing_list)
     # The condition on the contacts' organisation, always true, lets PostgreSQL walk that
     # organisation's addresses in order and stop after a page.

@@ -322,17 +322,22 @@ def _checked(builder):
 
 def _known_keys(request):
     """The attribute keys the client's contacts hold: read once when the page is drawn, then
-    carried by the form, so that redrawing the builder does not read every contact again."""
+    carried by the form, so that redrawing the builder does not read every contact again. None
+    while a big organisation's keys are being read (after the answer): the form then carries
+    none, and the next redraw reads them from the cache."""
     if request.method == "POST" and "known_keys" in request.POST:
         keys = request.POST.getlist("known_keys")[:MAX_KNOWN_KEYS]
     else:
         keys = _attribute_keys()
+        if keys is counts.COUNTING:
+            return None
     return [k for k in keys if ATTRIBUTE_KEY.fullmatch(k)]
 
 
 def _attribute_keys():
     """Every attribute key of the organisation's contacts: exact below EXACT_BELOW contacts,
-    else at most KEYS_SECONDS old (a key new since then is offered once it is read again)."""
+    else at most KEYS_SECONDS old (a key new since then is offered once it is read again), or
+    COUNTING when not read yet (read after the answer: every contact is read)."""
     contacts = Contact.objects.all()
     if not counts.at_least(contacts, counts.EXACT_BELOW):
         return attribute_keys(contacts)
@@ -341,6 +346,7 @@ def _attribute_keys():
         lambda: attribute_keys(contacts),
         KEYS_SECONDS,
         lambda _keys: counts.EXACT_BELOW,
+        big=lambda: True,
     )
 
 
@@ -385,8 +391,9 @@ def _builder_context(request, builder):
     keys = _known_keys(request)
     return {
         "builder": builder,
-        "known_keys": keys,
-        "field_choices": _field_choices(builder, keys),
+        "known_keys": keys or [],
+        "keys_pending": keys is None,
+        "field_choices": _field_choices(builder, keys or []),
         "value_types": list(VALUE_TYPES.items()),
         "statuses": list(LIST_STATUSES.items()),
         "lists": [(str(pk), name) for pk, name in MailingList.objects.values_list("pk", "name")],

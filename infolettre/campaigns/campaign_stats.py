@@ -18,7 +18,8 @@ import redis
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
-from infolettre.counts import COUNTING, EXACT_BELOW, at_least, cache_key, cached_figures
+from infolettre import counts as kept
+from infolettre.counts import COUNTING, cache_key, cached_figures
 
 from .campaign_queries import LIVE_SECONDS, SETTLED, SETTLED_SECONDS, kept_counts
 from .footer import NO_TRACKING, PER_RECIPIENT_TRACKING
@@ -165,7 +166,7 @@ def _slow_figures(campaign, counting=False):
         count,
         SETTLED_SECONDS if campaign.status in SETTLED else LIVE_SECONDS,
         lambda figures: sum(figures["sends"].values()),
-        (lambda: at_least(sent, EXACT_BELOW)) if counting else None,
+        (lambda: kept.at_least(sent, kept.EXACT_BELOW)) if counting else None,
     )
 
 

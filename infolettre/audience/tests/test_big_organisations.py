@@ -211,3 +211,22 @@ def test_a_deep_page_typed_into_the_address_leads_to_the_first_page_saying_why(
     assert "Deep pages are reached with Next page and Previous page" in shown
     assert EMAILS.findall(shown)[0] == "person000@example.com"
     assert by_next[0] == "person100@example.com"
+
+
+@pytest.mark.django_db
+def test_a_big_lists_first_view_shows_its_figures_as_being_counted(signed_in, owner, monkeypatch):
+    """A list's page answers its first view without waiting for the figures of a big
+    organisation's lists: they are shown as being counted, and the next view shows them."""
+    with tenant_scope(owner.tenant):
+        news = do_create_list(owner.tenant, name="Nouvelles")
+    subscribe(owner, news, *(f"person{n}@example.com" for n in range(6)))
+    monkeypatch.setattr(counts, "EXACT_BELOW", 5)
+    url = reverse("audience:list_detail", args=[news.pk])
+    cards = re.compile(r'<div class="card"><h2>([^<]+)</h2>')
+    first = signed_in.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    again = signed_in.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert (cards.findall(first), cards.findall(again)) == (
+        ["counting…"] * 3,
+        ["6", "0", "0"],
+    )
+    assert len(EMAILS.findall(first)) == 6
