@@ -154,12 +154,14 @@ def _recount_one_of_many(name, key, compute, seconds, size):
     _recount(key, lambda: compute([name])[name], seconds(name), size)
 
 
-def cached_count(queryset, seconds, *, counting=False):
+def cached_count(queryset, seconds, *, counting=False, bound=None):
     """The number of rows of `queryset`: exact below EXACT_BELOW, else at most `seconds` old
     (or, past that, being counted again: see the top of this module).
 
-    With `counting`, a big number not kept yet is COUNTING during a request (counted after the
-    answer); a small one is counted exactly, at most EXACT_BELOW rows read."""
+    With `counting`, a number not kept yet is read up to `bound` rows (EXACT_BELOW unless given):
+    below it, that is the number; from it on, COUNTING during a request (counted after the
+    answer)."""
+    bound = bound or EXACT_BELOW
     try:
         sql, params = queryset.query.sql_with_params()
     except EmptyResultSet:
@@ -168,19 +170,19 @@ def cached_count(queryset, seconds, *, counting=False):
     exact = []
 
     def big():
-        exact.append(bounded_count(queryset))
-        return exact[0] >= EXACT_BELOW
+        exact.append(bounded_count(queryset, bound))
+        return exact[0] >= bound
 
     def compute():
-        # A small number the bounded look has just read exactly is not read again.
-        return exact[0] if exact and exact[0] < EXACT_BELOW else QuerySet.count(queryset)
+        # A number the bounded look has just read exactly is not read again.
+        return exact[0] if exact and exact[0] < bound else QuerySet.count(queryset)
 
     return cached_figures(key, compute, seconds, lambda count: count, big if counting else None)
 
 
-def bounded_count(queryset):
-    """The number of rows of `queryset`, up to EXACT_BELOW (reading no more rows than that)."""
-    return QuerySet.count(queryset.order_by().values("pk")[:EXACT_BELOW])
+def bounded_count(queryset, bound):
+    """The number of rows of `queryset`, up to `bound` (reading no more rows than that)."""
+    return QuerySet.count(queryset.order_by().values("pk")[:bound])
 
 
 class CountedQuerySet(QuerySet):

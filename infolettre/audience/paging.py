@@ -116,7 +116,9 @@ def address_page(request, rows, counted, *, address, contact_id, seconds):
     page number, that keeps the search when changing page. Raise PageTooDeep for a deep page
     number not reached from the page beside it.
     """
-    total = counts.cached_count(counted, seconds, counting=True)
+    # Read up to NARROW_BELOW rows when not kept: a narrow search is then counted at once, and
+    # sorted from the rows found (below) on its first view too.
+    total = counts.cached_count(counted, seconds, counting=True, bound=NARROW_BELOW)
     counting = total is counts.COUNTING
     if not counting and total < NARROW_BELOW:
         # Ordered by a copy of the address, so that PostgreSQL finds the few rows by the index that
